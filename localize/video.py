@@ -1,0 +1,255 @@
+"""Decoding, sampling and encoding of videos (PyAV). Nothing else opens video files.
+
+Frames are RGB ``uint8`` arrays (H, W, 3). Still images (PNG, JPEG, ...) are read
+as one-frame videos so every pipeline accepts both.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .errors import InputError
+from .fileio import atomic_path
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+# x264 output depends on its thread count; a fixed count keeps outputs byte-identical
+# across machines (the forge promises "same seed, same bytes").
+X264_THREADS = "2"
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    width: int
+    height: int
+    fps: float
+    n_frames: int
+    codec: str
+    is_image: bool = False
+
+    @property
+    def duration(self) -> float:
+        return self.n_frames / self.fps if self.fps else 0.0
+
+
+def is_image(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a video or image file")
+    if path.stat().st_size == 0:
+        raise InputError(path, "file is empty")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read a still image as RGB uint8."""
+    import cv2
+
+    path = Path(path)
+    _check_exists(path)
+    data = np.fromfile(str(path), dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if img is None:
+        raise InputError(path, "not a decodable image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def write_image(path: str | Path, rgb: np.ndarray) -> None:
+    """Write an RGB (or single-channel) image atomically; format from the suffix."""
+    import cv2
+
+    path = Path(path)
+    arr = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(path.suffix or ".png", arr)
+    if not ok:
+        raise InputError(path, "could not encode image")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.tobytes())
+
+
+@contextlib.contextmanager
+def _open(path: Path):
+    import av
+
+    _check_exists(path)
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
+        raise InputError(path, f"not a readable video ({type(e).__name__}: {e})") from None
+    try:
+        if not container.streams.video:
+            raise InputError(path, "contains no video stream")
+        yield container
+    finally:
+        container.close()
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Size, frame rate and exact frame count (counted from packets, not the header)."""
+    import av
+
+    path = Path(path)
+    if is_image(path):
+        img = read_image(path)
+        return VideoInfo(str(path), img.shape[1], img.shape[0], 1.0, 1, "image", True)
+    with _open(path) as c:
+        s = c.streams.video[0]
+        fps = float(s.average_rate or s.guessed_rate or 25)
+        n = 0
+        try:
+            for pkt in c.demux(s):
+                if pkt.size:
+                    n += 1
+        except av.error.FFmpegError as e:
+            raise InputError(path, f"corrupt video stream ({e})") from None
+        w, h = s.codec_context.width, s.codec_context.height
+        codec = s.codec_context.name
+    if n == 0 or not w or not h:
+        raise InputError(path, "video has no frames")
+    return VideoInfo(str(path), int(w), int(h), fps, n, codec)
+
+
+def iter_frames(path: str | Path, indices: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(index, rgb)`` for every frame, or only for the sorted ``indices``.
+
+    Decoding is sequential (seeking in long-GOP H.264 is not frame exact), but frames
+    that are not wanted are never converted to RGB, which is the expensive part.
+    """
+    import av
+
+    path = Path(path)
+    if is_image(path):
+        if indices is None or 0 in set(indices):
+            yield 0, read_image(path)
+        return
+    wanted = None if indices is None else sorted(set(int(i) for i in indices))
+    with _open(path) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        pos = 0
+        got = 0
+        try:
+            for i, frame in enumerate(c.decode(s)):
+                if wanted is None:
+                    got += 1
+                    yield i, frame.to_ndarray(format="rgb24")
+                    continue
+                while pos < len(wanted) and wanted[pos] < i:
+                    pos += 1
+                if pos >= len(wanted):
+                    break
+                if wanted[pos] == i:
+                    got += 1
+                    yield i, frame.to_ndarray(format="rgb24")
+        except av.error.FFmpegError as e:
+            if got == 0:
+                raise InputError(path, f"corrupt video, no frame decodes ({e})") from None
+            # A truncated tail: keep what decoded, like ffmpeg does.
+        if got == 0 and (wanted is None or wanted):
+            raise InputError(path, "video has no decodable frames")
+
+
+def read_frames(path: str | Path, indices: Sequence[int] | None = None) -> np.ndarray:
+    """All (or the chosen) frames as one (N, H, W, 3) array."""
+    frames = [f for _, f in iter_frames(path, indices)]
+    return np.stack(frames)
+
+
+def sample_indices(n_frames: int, *, every: int | None = None, count: int | None = None) -> list[int]:
+    """Frame indices: all, every n-th, or ``count`` evenly spaced (centre of equal bins)."""
+    if n_frames <= 0:
+        return []
+    if count is not None:
+        if count >= n_frames:
+            return list(range(n_frames))
+        edges = np.linspace(0, n_frames, count + 1)
+        return sorted({int((a + b) / 2) for a, b in zip(edges[:-1], edges[1:])})
+    step = max(1, every or 1)
+    return list(range(0, n_frames, step))
+
+
+class VideoWriter:
+    """H.264 writer: ``crf`` for FF++-style c23/c40, ``lossless=True`` for c0 (exact RGB).
+
+    Writes to a temporary file and renames on ``close()``; use it as a context manager
+    so a failure leaves nothing behind.
+    """
+
+    def __init__(self, path: str | Path, fps: float, *, crf: int = 23, lossless: bool = False,
+                 preset: str = "medium"):
+        self.path = Path(path)
+        self.fps = fps
+        self.crf = crf
+        self.lossless = lossless
+        self.preset = preset
+        self._ctx = None
+        self._container = None
+        self._stream = None
+
+    def __enter__(self) -> "VideoWriter":
+        import av
+
+        self._ctx = atomic_path(self.path)
+        tmp = self._ctx.__enter__()
+        self._container = av.open(str(tmp), mode="w", format="mp4")
+        rate = Fraction(self.fps).limit_denominator(1001)
+        if self.lossless:
+            self._stream = self._container.add_stream("libx264rgb", rate=rate)
+            self._stream.pix_fmt = "rgb24"
+            self._stream.options = {"qp": "0", "preset": "ultrafast", "threads": X264_THREADS}
+        else:
+            self._stream = self._container.add_stream("libx264", rate=rate)
+            self._stream.pix_fmt = "yuv420p"
+            self._stream.options = {"crf": str(self.crf), "preset": self.preset, "threads": X264_THREADS}
+        return self
+
+    def write(self, rgb: np.ndarray) -> None:
+        import av
+
+        s = self._stream
+        if s.width == 0 or not getattr(s, "_sized", False):
+            h, w = rgb.shape[:2]
+            if not self.lossless and (h % 2 or w % 2):
+                raise InputError(self.path, f"yuv420p needs even frame sizes, got {w}x{h}")
+            s.width, s.height = w, h
+            s._sized = True  # type: ignore[attr-defined]
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        for pkt in s.encode(frame):
+            self._container.mux(pkt)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                for pkt in self._stream.encode():
+                    self._container.mux(pkt)
+        finally:
+            self._container.close()
+            self._ctx.__exit__(exc_type, exc, tb)
+
+
+def even_size(rgb: np.ndarray) -> np.ndarray:
+    """Crop one row/column if needed so yuv420p can encode the frame."""
+    h, w = rgb.shape[:2]
+    return rgb[: h - h % 2, : w - w % 2]
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, *, crf: int = 23,
+                lossless: bool = False) -> None:
+    with VideoWriter(path, fps, crf=crf, lossless=lossless) as w:
+        for f in frames:
+            w.write(f if lossless else even_size(f))
+
+
+def reencode(src: str | Path, dst: str | Path, crf: int) -> None:
+    """Re-encode with libx264 at a CRF (FF++ made c23/c40 this way)."""
+    info = probe(src)
+    write_video(dst, (f for _, f in iter_frames(src)), info.fps, crf=crf)

