@@ -194,6 +194,7 @@ class VideoWriter:
         self._ctx = None
         self._container = None
         self._stream = None
+        self._sized = False
 
     def __enter__(self) -> "VideoWriter":
         import av
@@ -216,12 +217,12 @@ class VideoWriter:
         import av
 
         s = self._stream
-        if s.width == 0 or not getattr(s, "_sized", False):
+        if not self._sized:
             h, w = rgb.shape[:2]
             if not self.lossless and (h % 2 or w % 2):
                 raise InputError(self.path, f"yuv420p needs even frame sizes, got {w}x{h}")
             s.width, s.height = w, h
-            s._sized = True  # type: ignore[attr-defined]
+            self._sized = True
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         for pkt in s.encode(frame):
             self._container.mux(pkt)

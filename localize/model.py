@@ -1,0 +1,207 @@
+"""The localizer model: smp U-Net factory, checkpoint I/O and a predictor with torch
+or onnxruntime backends that every consumer (analysis, server, evaluation) uses.
+
+Input: RGB uint8 face crops (N, S, S, 3). Output: forged-pixel probabilities (N, S, S)
+and, when the model has a classification head, a frame-level fake probability (N,).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .fileio import atomic_path
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+WEIGHTS_DIR = Path(__file__).with_name("weights")
+DEFAULT_MODEL = WEIGHTS_DIR / "default.pt"
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "Unet"
+    encoder: str = "resnet18"
+    input_size: int = 256
+    aux_head: bool = True  # frame-level real/fake head (smp aux_params)
+    encoder_weights: str | None = None  # a local weights file, never a download
+    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        d = {k: v for k, v in d.items() if k in names}
+        if "decoder_channels" in d:
+            d["decoder_channels"] = tuple(d["decoder_channels"])
+        return cls(**d)
+
+
+def build_model(cfg: ModelConfig):
+    """An smp model with random weights, or encoder weights from a local file."""
+    import segmentation_models_pytorch as smp
+    import torch
+
+    arch = getattr(smp, cfg.arch)
+    kwargs: dict[str, Any] = dict(encoder_name=cfg.encoder, encoder_weights=None, classes=1)
+    if cfg.arch == "Unet":
+        kwargs["decoder_channels"] = list(cfg.decoder_channels)
+    if cfg.aux_head:
+        kwargs["aux_params"] = dict(classes=1, dropout=0.2)
+    model = arch(**kwargs)
+    if cfg.encoder_weights:
+        p = Path(cfg.encoder_weights)
+        if not p.exists():
+            raise InputError(p, "encoder weights file not found (weights are never downloaded)")
+        state = torch.load(p, map_location="cpu", weights_only=True)
+        model.encoder.load_state_dict(state, strict=False)
+    return model
+
+
+def save_checkpoint(path: str | Path, model, cfg: ModelConfig, **meta: Any) -> None:
+    """Atomic checkpoint: weights (fp32) + config + whatever metadata the trainer adds
+    (training config, data manifest hash, versions, metrics, calibration)."""
+    import torch
+
+    from .fileio import versions
+
+    state = {k: v.detach().cpu() for k, v in _unwrap(model).state_dict().items()}
+    payload = {"state_dict": state, "model_config": dataclasses.asdict(cfg), "versions": versions(), **meta}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def _unwrap(model):
+    return getattr(model, "module", model)
+
+
+def load_checkpoint(path: str | Path):
+    """(model in eval mode, ModelConfig, metadata dict)."""
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "model file not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+        cfg = ModelConfig.from_dict(payload["model_config"])
+    except Exception as e:  # corrupt or foreign file
+        raise InputError(path, f"not a localizer checkpoint ({type(e).__name__}: {e})") from None
+    model = build_model(cfg)
+    model.load_state_dict(payload["state_dict"])
+    model.eval()
+    meta = {k: v for k, v in payload.items() if k not in ("state_dict", "model_config")}
+    return model, cfg, meta
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def normalize(crops: np.ndarray) -> np.ndarray:
+    """uint8 NHWC RGB -> float32 NCHW, ImageNet-normalized."""
+    x = crops.astype(np.float32) / 255.0
+    x = (x - np.array(MEAN, np.float32)) / np.array(STD, np.float32)
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+@dataclass
+class Localizer:
+    """A loaded model ready to predict, with the metadata analysis needs.
+
+    ``calibration`` and ``threshold`` come from the checkpoint (fitted on validation
+    data by the trainer); analysis must not invent them.
+    """
+
+    backend: str
+    input_size: int
+    path: str
+    sha256: str
+    model_id: str
+    calibration: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    _impl: Any = None
+    has_frame_head: bool = False
+
+    def predict(self, crops: np.ndarray, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray | None]:
+        """(pixel probabilities (N, S, S) float32, frame probabilities (N,) or None)."""
+        if len(crops) == 0:
+            s = self.input_size
+            return np.zeros((0, s, s), np.float32), (np.zeros(0, np.float32) if self.has_frame_head else None)
+        masks, frames = [], []
+        for i in range(0, len(crops), batch_size):
+            m, f = self._predict_batch(normalize(crops[i:i + batch_size]))
+            masks.append(m)
+            if f is not None:
+                frames.append(f)
+        return np.concatenate(masks), (np.concatenate(frames) if frames else None)
+
+    def _predict_batch(self, x: np.ndarray):
+        if self.backend == "onnx":
+            outs = self._impl.run(None, {"input": x})
+            mask = outs[0][:, 0]
+            frame = outs[1][:, 0] if len(outs) > 1 else None
+            return mask.astype(np.float32), (None if frame is None else frame.astype(np.float32))
+        import torch
+
+        with torch.inference_mode():
+            out = self._impl(torch.from_numpy(x))
+            if isinstance(out, tuple):
+                mask, logit = out
+                return torch.sigmoid(mask)[:, 0].numpy(), torch.sigmoid(logit)[:, 0].numpy()
+            return torch.sigmoid(out)[:, 0].numpy(), None
+
+
+def load_localizer(path: str | Path | None = None, backend: str = "auto", threads: int | None = None) -> Localizer:
+    """Load a checkpoint (.pt) or an exported model (.onnx); the shipped default when
+    ``path`` is None. ``backend='auto'`` uses onnxruntime for .onnx files, else torch."""
+    path = Path(path) if path is not None else DEFAULT_MODEL
+    if not path.exists():
+        hint = " (the shipped default model is missing from this install)" if path == DEFAULT_MODEL else ""
+        raise InputError(path, "model file not found" + hint)
+    sha = file_sha256(path)
+    if path.suffix == ".onnx" or backend == "onnx" and path.suffix == ".onnx":
+        import json
+
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        if threads:
+            so.intra_op_num_threads = threads
+        try:
+            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        except Exception as e:
+            raise InputError(path, f"not a loadable ONNX model ({e})") from None
+        meta_raw = sess.get_modelmeta().custom_metadata_map
+        meta = {k: _maybe_json(v) for k, v in meta_raw.items()}
+        return Localizer(backend="onnx", input_size=int(meta.get("input_size", 256)), path=str(path), sha256=sha,
+                         model_id=str(meta.get("model_id", path.stem)), calibration=meta.get("calibration", {}) or {},
+                         meta=meta, _impl=sess, has_frame_head=len(sess.get_outputs()) > 1)
+    if backend == "onnx":
+        raise InputError(path, "the onnx backend needs an exported .onnx model (see `localize export`)")
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    model, cfg, meta = load_checkpoint(path)
+    return Localizer(backend="torch", input_size=cfg.input_size, path=str(path), sha256=sha,
+                     model_id=str(meta.get("model_id", path.stem)), calibration=meta.get("calibration", {}) or {},
+                     meta=meta, _impl=model, has_frame_head=cfg.aux_head)
+
+
+def _maybe_json(v: str):
+    import json
+
+    try:
+        return json.loads(v)
+    except (ValueError, TypeError):
+        return v

@@ -1,0 +1,1 @@
+"""Ground-truth forgery masks from original/manipulated pairs."""
