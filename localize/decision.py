@@ -1,0 +1,256 @@
+"""From forged-pixel probability maps to one video decision.
+
+The rule (documented here, tested in tests/test_decision.py, shared by training,
+analysis, the server and evaluation so the calibration fitted at training time
+means the same thing at analysis time):
+
+1. **Frame score** = forged-area fraction of the face crop: the fraction of crop
+   pixels whose forged probability is >= ``pixel_threshold`` (0.5). In [0, 1].
+2. **Track score** = a high, *robust* percentile of a track's frame scores: the
+   ``q``-quantile (0.9) with ``method="lower"`` (an order statistic, never an
+   interpolation towards the top value). A single bad frame (blur, occlusion, a
+   mis-tracked box) therefore cannot raise a track of >= 2 frames: for n frames
+   the score is the ``floor(q (n-1)) + 1``-th smallest, so the top
+   ``n - 1 - floor(q (n-1))`` frames are ignored (1 of 2..10, 3 of 32, ...).
+   A one-frame track (an image) scores that frame.
+3. **Video score** = max over tracks: a video is fake if any face in it is.
+4. **Probability** = Platt scaling (logistic regression on the video score, with
+   Platt's smoothed targets so a perfectly separated validation set does not
+   push the slope to infinity) or isotonic regression, fitted on validation videos.
+5. **Decision** = ``score > threshold``. The threshold is the operating point for
+   a target false-positive rate on the *validation real* videos (default 1 %),
+   chosen on the score, not on the probability, so it does not depend on the
+   calibration model.
+
+Small samples: with ``n_real`` real validation videos the empirical FPR moves in
+steps of ``1/n_real``, so ``k = floor(target_fpr * n_real)`` reals may exceed the
+threshold. When ``k == 0`` (fewer than 100 reals at 1 %) no real may exceed it:
+the threshold sits *above the highest real score* - half-way to the lowest fake
+above it (max margin), or ``max_real + min_margin`` when no fake is above it - and
+never below ``min_threshold``. The fitted :class:`Calibration` records
+``small_sample=True`` and the measured validation FPR/TPR so a report can say how
+much the operating point can be trusted.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+PIXEL_THRESHOLD = 0.5
+TRACK_QUANTILE = 0.9
+TARGET_FPR = 0.01
+MIN_THRESHOLD = 0.01  # below 1 % of the crop area a "mask" is model noise, not a forgery
+MIN_MARGIN = 0.01
+
+
+def frame_score(prob_map: np.ndarray, pixel_threshold: float = PIXEL_THRESHOLD) -> float:
+    """Forged-area fraction of one face crop: share of pixels with p >= pixel_threshold."""
+    p = np.asarray(prob_map)
+    if p.size == 0:
+        raise ValueError("empty probability map")
+    return float(np.count_nonzero(p >= pixel_threshold)) / float(p.size)
+
+
+def frame_scores(prob_maps: np.ndarray, pixel_threshold: float = PIXEL_THRESHOLD) -> np.ndarray:
+    """Vectorised :func:`frame_score` over a batch (N, S, S) -> (N,)."""
+    p = np.asarray(prob_maps)
+    if p.ndim < 2 or p.shape[0] == 0:
+        return np.zeros(0, np.float64)
+    flat = p.reshape(p.shape[0], -1)
+    return (flat >= pixel_threshold).mean(1).astype(np.float64)
+
+
+def aggregate_track(frame_scores: Sequence[float], q: float = TRACK_QUANTILE) -> float:
+    """Robust high percentile of a track's frame scores (an order statistic, see module doc)."""
+    s = np.asarray(list(frame_scores), dtype=np.float64)
+    if s.size == 0:
+        raise ValueError("a track needs at least one scored frame")
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"q must be in [0, 1], got {q}")
+    return float(np.quantile(s, q, method="lower"))
+
+
+def aggregate_video(track_scores: Sequence[float]) -> float:
+    """Max over tracks: a video is fake if any face in it is."""
+    s = [float(x) for x in track_scores]
+    if not s:
+        raise ValueError("no track scores: a video without faces has status no_face, not a score")
+    return max(s)
+
+
+def _sigmoid(z: np.ndarray | float) -> np.ndarray | float:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
+
+
+@dataclass
+class Calibration:
+    """Score -> probability mapping and the operating point, stored with the model.
+
+    ``method``: "platt" (p = sigmoid(a * score + b)) or "isotonic" (piecewise-linear
+    through ``x``/``y``). ``threshold``: a video is fake iff ``score > threshold``.
+    ``pixel_threshold`` and ``track_quantile`` define the score the calibration was
+    fitted on; analysis must use the same values.
+    """
+
+    method: str = "platt"
+    a: float = 0.0
+    b: float = 0.0
+    x: list[float] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+    threshold: float = 0.5
+    target_fpr: float = TARGET_FPR
+    pixel_threshold: float = PIXEL_THRESHOLD
+    track_quantile: float = TRACK_QUANTILE
+    n_real: int = 0
+    n_fake: int = 0
+    val_fpr: float = float("nan")
+    val_tpr: float = float("nan")
+    small_sample: bool = False
+    note: str = ""
+
+    def probability(self, score: float) -> float:
+        """Calibrated probability that a video with this score is fake."""
+        s = float(score)
+        if self.method == "platt":
+            return float(_sigmoid(self.a * s + self.b))
+        if self.method == "isotonic":
+            return float(np.interp(s, self.x, self.y))
+        raise ValueError(f"unknown calibration method {self.method!r}")
+
+    def is_fake(self, score: float) -> bool:
+        return float(score) > self.threshold
+
+    @property
+    def threshold_probability(self) -> float:
+        """The probability at the operating point (for reports: 'fake above p = ...')."""
+        return self.probability(self.threshold)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("val_fpr", "val_tpr"):
+            if isinstance(d[k], float) and math.isnan(d[k]):
+                d[k] = None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "Calibration":
+        """Rebuild from a checkpoint/ONNX metadata dict; refuses an empty or foreign one."""
+        if not d or "method" not in d or "threshold" not in d:
+            raise ValueError("the model carries no calibration (fit one with decision.fit_calibration)")
+        names = {f for f in cls.__dataclass_fields__}
+        kw = {k: v for k, v in d.items() if k in names}
+        for k in ("val_fpr", "val_tpr"):
+            if kw.get(k) is None:
+                kw[k] = float("nan")
+        cal = cls(**kw)
+        if cal.method not in ("platt", "isotonic"):
+            raise ValueError(f"unknown calibration method {cal.method!r}")
+        return cal
+
+
+def _fit_platt(scores: np.ndarray, labels: np.ndarray, l2: float = 1e-3) -> tuple[float, float]:
+    """Platt (1999): logistic fit with targets (N+ + 1)/(N+ + 2) and 1/(N- + 2).
+
+    Newton's method on the smoothed cross-entropy; the smoothed targets keep the
+    optimum finite on separable data, the tiny L2 keeps the Hessian invertible.
+    """
+    n_pos = int(labels.sum())
+    n_neg = int(len(labels) - n_pos)
+    t = np.where(labels == 1, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
+    # Scores are area fractions (small numbers); fit on a scaled copy for conditioning.
+    scale = max(float(np.std(scores)), 1e-3)
+    xs = scores / scale
+    w = np.array([0.0, math.log((n_pos + 1.0) / (n_neg + 1.0))])
+    X = np.stack([xs, np.ones_like(xs)], 1)
+    for _ in range(100):
+        p = _sigmoid(X @ w)
+        g = X.T @ (p - t) + l2 * np.array([w[0], 0.0])
+        H = (X * (p * (1 - p))[:, None]).T @ X + np.diag([l2, 1e-9])
+        step = np.linalg.solve(H, g)
+        w = w - step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(w[0] / scale), float(w[1])
+
+
+def _fit_isotonic(scores: np.ndarray, labels: np.ndarray) -> tuple[list[float], list[float]]:
+    from sklearn.isotonic import IsotonicRegression
+
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+    iso.fit(scores, labels.astype(np.float64))
+    x = [float(v) for v in iso.X_thresholds_]
+    y = [float(v) for v in iso.y_thresholds_]
+    # Never return exactly 0 or 1: log loss would be infinite on the first surprise.
+    eps = 1.0 / (len(scores) + 2.0)
+    y = [min(max(v, eps), 1 - eps) for v in y]
+    return x, y
+
+
+def operating_threshold(real_scores: Sequence[float], fake_scores: Sequence[float] = (), *,
+                        target_fpr: float = TARGET_FPR, min_threshold: float = MIN_THRESHOLD,
+                        min_margin: float = MIN_MARGIN) -> tuple[float, bool]:
+    """Score threshold with validation FPR <= target_fpr; (threshold, small_sample).
+
+    Decision rule: fake iff score > threshold. See the module doc for small samples.
+    """
+    r = np.sort(np.asarray(list(real_scores), dtype=np.float64))[::-1]
+    if r.size == 0:
+        raise ValueError("setting an operating point needs at least one real validation video")
+    k = int(math.floor(target_fpr * r.size + 1e-9))  # reals allowed above the threshold
+    small = k == 0
+    if not small:
+        thr = float(r[k])  # at most k reals are strictly above r[k]
+    else:
+        top = float(r[0])
+        f = np.asarray(list(fake_scores), dtype=np.float64)
+        above = f[f > top]
+        thr = (top + float(above.min())) / 2 if above.size else top + min_margin
+        thr = max(thr, top)
+    return max(thr, min_threshold), small
+
+
+def fit_calibration(video_scores: Sequence[float], labels: Sequence[int], target_fpr: float = TARGET_FPR, *,
+                    method: str = "platt", pixel_threshold: float = PIXEL_THRESHOLD,
+                    track_quantile: float = TRACK_QUANTILE, min_threshold: float = MIN_THRESHOLD) -> Calibration:
+    """Fit score -> probability on validation videos (label 1 = fake) and set the
+    operating point for ``target_fpr`` on the validation reals.
+
+    ``pixel_threshold``/``track_quantile`` must be the values the scores were
+    computed with; they are stored so analysis recomputes the same score.
+    """
+    s = np.asarray(list(video_scores), dtype=np.float64)
+    y = np.asarray(list(labels), dtype=np.int64)
+    if s.shape != y.shape or s.ndim != 1:
+        raise ValueError("video_scores and labels must be 1-d and the same length")
+    if not set(np.unique(y)) <= {0, 1}:
+        raise ValueError("labels must be 0 (real) or 1 (fake)")
+    n_real, n_fake = int((y == 0).sum()), int((y == 1).sum())
+    if n_real == 0 or n_fake == 0:
+        raise ValueError(f"calibration needs real and fake validation videos (got {n_real} real, {n_fake} fake)")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("video scores must be finite")
+    thr, small = operating_threshold(s[y == 0], s[y == 1], target_fpr=target_fpr, min_threshold=min_threshold)
+    cal = Calibration(method=method, threshold=thr, target_fpr=float(target_fpr), pixel_threshold=pixel_threshold,
+                      track_quantile=track_quantile, n_real=n_real, n_fake=n_fake, small_sample=small)
+    if method == "platt":
+        cal.a, cal.b = _fit_platt(s, y)
+    elif method == "isotonic":
+        cal.x, cal.y = _fit_isotonic(s, y)
+    else:
+        raise ValueError(f"unknown calibration method {method!r} (platt or isotonic)")
+    cal.val_fpr = float(np.mean(s[y == 0] > thr))
+    cal.val_tpr = float(np.mean(s[y == 1] > thr))
+    cal.note = (f"threshold above the highest of {n_real} validation real scores (too few reals to estimate a "
+                f"{target_fpr:.0%} FPR quantile; the true FPR may be higher)") if small else \
+        f"threshold = validation real-score quantile for FPR <= {target_fpr:.2%} on {n_real} reals"
+    return cal
+
+
+def log_loss(probs: Sequence[float], labels: Sequence[int], eps: float = 1e-15) -> float:
+    """Binary log loss as DFDC scored it (probabilities clipped to [eps, 1 - eps])."""
+    p = np.clip(np.asarray(list(probs), np.float64), eps, 1 - eps)
+    y = np.asarray(list(labels), np.float64)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))

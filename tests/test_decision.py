@@ -1,0 +1,122 @@
+"""The video decision rule and its calibration (localize/decision.py)."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from localize import decision as D
+
+
+def test_frame_score_is_forged_area_fraction():
+    p = np.zeros((10, 10), np.float32)
+    p[:5, :4] = 0.9  # 20 pixels
+    p[9, 9] = 0.5  # exactly at the threshold counts
+    p[8, 8] = 0.49
+    assert D.frame_score(p) == pytest.approx(21 / 100)
+    assert D.frame_score(p, pixel_threshold=0.95) == 0.0
+    batch = np.stack([p, np.ones_like(p)])
+    np.testing.assert_allclose(D.frame_scores(batch), [0.21, 1.0])
+    with pytest.raises(ValueError):
+        D.frame_score(np.zeros((0, 0)))
+
+
+def test_track_score_ignores_one_bad_frame():
+    clean = [0.01] * 31
+    assert D.aggregate_track(clean + [0.9]) == pytest.approx(0.01)  # one spike among 32
+    assert D.aggregate_track([0.0, 0.8]) == 0.0  # two frames: the spike is ignored
+    assert D.aggregate_track([0.3]) == 0.3  # an image scores its frame
+    # a consistently forged track scores high even with a few clean frames
+    assert D.aggregate_track([0.4] * 28 + [0.0] * 4) == pytest.approx(0.4)
+    # order statistic: never above the 2nd largest for n >= 2
+    rng = np.random.default_rng(0)
+    for n in range(2, 40):
+        s = rng.random(n)
+        assert D.aggregate_track(s) <= np.sort(s)[-2]
+    with pytest.raises(ValueError):
+        D.aggregate_track([])
+
+
+def test_video_is_max_over_tracks():
+    assert D.aggregate_video([0.02, 0.5, 0.1]) == 0.5
+    with pytest.raises(ValueError, match="no_face"):
+        D.aggregate_video([])
+
+
+def test_threshold_meets_target_fpr_on_large_sample():
+    rng = np.random.default_rng(1)
+    real = rng.beta(1, 30, 1000)
+    fake = rng.beta(5, 10, 300)
+    s = np.concatenate([real, fake])
+    y = np.r_[np.zeros(1000, int), np.ones(300, int)]
+    cal = D.fit_calibration(s, y, target_fpr=0.01)
+    assert not cal.small_sample
+    fpr = np.mean(real > cal.threshold)
+    assert fpr <= 0.01 and fpr >= 0.005  # the quantile, not an arbitrary high value
+    assert cal.val_fpr == pytest.approx(fpr)
+    assert cal.val_tpr > 0.8
+    # probability is increasing and well calibrated on its own data (log loss < trivial)
+    probs = [cal.probability(v) for v in s]
+    assert D.log_loss(probs, y) < D.log_loss([y.mean()] * len(y), y)
+    assert cal.probability(0.0) < cal.probability(0.2) < cal.probability(0.6)
+
+
+def test_small_sample_threshold_sits_above_highest_real():
+    real = [0.0, 0.02, 0.05, 0.03]
+    fake = [0.3, 0.04, 0.5]
+    cal = D.fit_calibration(real + fake, [0] * 4 + [1] * 3, target_fpr=0.01)
+    assert cal.small_sample
+    assert cal.threshold > max(real)
+    assert cal.threshold == pytest.approx((0.05 + 0.3) / 2)  # max margin to the lowest fake above
+    assert cal.val_fpr == 0.0 and cal.val_tpr == pytest.approx(2 / 3)
+    assert "highest" in cal.note
+    # no fake above the reals: highest real + margin, still above every real
+    thr, small = D.operating_threshold([0.1, 0.2], [0.05])
+    assert small and thr == pytest.approx(0.2 + D.MIN_MARGIN)
+    # all reals at zero: the floor keeps pure model noise from calling a video fake
+    thr, _ = D.operating_threshold([0.0] * 5, [])
+    assert thr >= D.MIN_THRESHOLD
+
+
+def test_separable_platt_stays_finite_and_monotone():
+    cal = D.fit_calibration([0, 0, 0.01, 0.4, 0.5], [0, 0, 0, 1, 1])
+    assert math.isfinite(cal.a) and math.isfinite(cal.b) and cal.a > 0
+    # Platt's smoothed targets: never 0 or 1 on the training points
+    assert 0.0 < cal.probability(0.0) < 0.3 and 0.7 < cal.probability(0.5) < 1.0
+
+
+def test_isotonic_calibration():
+    rng = np.random.default_rng(2)
+    s = np.r_[rng.beta(1, 20, 200), rng.beta(4, 8, 200)]
+    y = np.r_[np.zeros(200, int), np.ones(200, int)]
+    cal = D.fit_calibration(s, y, method="isotonic")
+    p = [cal.probability(v) for v in np.linspace(0, 1, 50)]
+    assert all(b >= a for a, b in zip(p, p[1:]))
+    assert 0 < min(p) and max(p) < 1
+
+
+def test_round_trip_through_json_and_refusals():
+    cal = D.fit_calibration([0.0, 0.01, 0.3, 0.6], [0, 0, 1, 1])
+    d = json.loads(json.dumps(cal.to_dict()))
+    back = D.Calibration.from_dict(d)
+    assert back == cal or back.to_dict() == cal.to_dict()
+    assert back.probability(0.2) == pytest.approx(cal.probability(0.2))
+    assert back.is_fake(cal.threshold + 1e-6) and not back.is_fake(cal.threshold)
+    with pytest.raises(ValueError, match="no calibration"):
+        D.Calibration.from_dict({})
+    with pytest.raises(ValueError):
+        D.fit_calibration([0.1, 0.2], [0, 0])  # no fakes
+    with pytest.raises(ValueError):
+        D.fit_calibration([0.1, 0.2], [0, 2])
+    with pytest.raises(ValueError):
+        D.fit_calibration([0.1], [0, 1])
+
+
+def test_log_loss_matches_sklearn():
+    from sklearn.metrics import log_loss
+
+    p = [0.1, 0.8, 0.5, 0.99]
+    y = [0, 1, 1, 0]
+    assert D.log_loss(p, y) == pytest.approx(log_loss(y, p))
