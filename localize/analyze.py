@@ -1,0 +1,785 @@
+"""Analyze a suspect video or image: per-frame forgery masks, per-face scores, the
+video decision and the files an analyst (or the server's viewer) reads.
+
+Pipeline: probe -> choose frames -> decode only those (RGB conversion only for
+them) -> detect faces on a downscaled copy and track them between detections ->
+crop each face exactly as in training (``crop_box(landmark_box(landmarks), 1.3)``,
+resized to the model's input size) -> batched prediction (torch or onnxruntime)
+-> frame/track/video scores (localize.decision) -> overlay video, key frames,
+contact sheet, timeline and ``report.json``.
+
+Everything for one input is written into a temporary folder beside ``out_dir``
+and renamed into place at the end, so a failure leaves nothing partial behind.
+Output names (stable, the server reads them): ``report.json``, ``overlay.mp4``,
+``timeline.png``, ``contact_sheet.png`` (only when a face was found),
+``frames/<frame index>.png`` (the most suspicious frames).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import dataclasses
+import heapq
+import io
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from . import decision as D
+from .errors import InputError
+from .fileio import sha256_file, versions, write_json, write_text
+
+SCHEMA_VERSION = 1
+REPORT_JSON = "report.json"
+OVERLAY_MP4 = "overlay.mp4"
+TIMELINE_PNG = "timeline.png"
+CONTACT_SHEET_PNG = "contact_sheet.png"
+FRAMES_DIR = "frames"
+SUMMARY_CSV = "summary.csv"
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts"}
+
+# progress(stage, done, total); stages: "faces", "model", "write"
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class AnalyzeOptions:
+    """How to analyze one input. ``frames``: "count" (``count`` evenly spaced
+    frames, default 32 like the published detectors), "every" (every ``every``-th
+    frame) or "all"."""
+
+    frames: str = "count"
+    count: int = 32
+    every: int = 1
+    detect_every: int | None = None  # None: 1 for sparse samples, 5 when frames are consecutive
+    detect_side: int = 640  # faces are detected on a copy scaled to this long side
+    batch_size: int = 16
+    overlay: bool = True
+    overlay_max_side: int = 1280
+    overlay_min_side: int = 480  # small videos are upscaled so the labels stay readable
+    overlay_crf: int = 23
+    key_frames: int = 8
+    heat_opacity: float = 0.6
+    min_track_frames: int = 3  # shorter tracks (spurious detections) do not decide, unless none is longer
+    memory_budget_mb: int = 512  # above it frames are decoded twice instead of kept in memory
+
+    def indices(self, n_frames: int) -> list[int]:
+        from .video import sample_indices
+
+        if self.frames == "count":
+            if self.count < 1:
+                raise ValueError("count must be >= 1")
+            return sample_indices(n_frames, count=self.count)
+        if self.frames == "every":
+            return sample_indices(n_frames, every=max(1, self.every))
+        if self.frames == "all":
+            return sample_indices(n_frames)
+        raise ValueError(f"frames must be count, every or all (got {self.frames!r})")
+
+
+@dataclass
+class FaceResult:
+    """One face in one frame."""
+
+    track_id: int
+    box: list[float]  # face box (x0, y0, x1, y1) from the landmarks, frame pixels
+    crop_box: list[float]  # the square model crop, frame pixels (may leave the frame)
+    score: float  # forged-area fraction of the crop (decision.frame_score)
+    max_prob: float  # highest forged-pixel probability in the crop
+    mean_prob: float
+    frame_prob: float | None  # the model's frame-level head, when it has one
+    detected: bool  # a fresh detection (False: carried by the tracker)
+
+
+@dataclass
+class FrameResult:
+    index: int
+    time: float  # seconds from the start
+    status: str  # "ok" or "no_face"
+    faces: list[FaceResult] = field(default_factory=list)
+    score: float | None = None  # max over faces; None when no_face
+    max_prob: float | None = None
+
+
+@dataclass
+class TrackResult:
+    track_id: int
+    n_frames: int
+    first_frame: int
+    last_frame: int
+    score: float  # decision.aggregate_track over its frame scores
+    max_frame_score: float
+    mean_frame_score: float
+    used_in_decision: bool  # False for tracks shorter than min_track_frames
+    probability: float | None
+    fake: bool | None
+    frames: list[int] = field(default_factory=list)
+    frame_scores: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    """Everything ``report.json`` holds (schema in the README, ``schema_version``)."""
+
+    schema_version: int
+    status: str  # "ok" or "no_face"
+    input: dict[str, Any]
+    video: dict[str, Any]  # score, probability, decision, calibrated, operating_point
+    model: dict[str, Any]
+    rule: dict[str, Any]
+    options: dict[str, Any]
+    frames: list[FrameResult]
+    tracks: list[TrackResult]
+    overlay: dict[str, Any]
+    key_frames: list[int]
+    files: dict[str, Any]
+    timings: dict[str, float]
+    versions: dict[str, str]
+    created_utc: str
+
+    @property
+    def decision(self) -> str:
+        return self.video["decision"]
+
+    @property
+    def probability(self) -> float | None:
+        return self.video["probability"]
+
+    @property
+    def score(self) -> float | None:
+        return self.video["score"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class _Timer:
+    def __init__(self):
+        self.t: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.t[name] = self.t.get(name, 0.0) + time.perf_counter() - t0
+
+
+def calibration_of(localizer) -> D.Calibration | None:
+    """The model's stored calibration, or None (the report then says uncalibrated)."""
+    try:
+        return D.Calibration.from_dict(getattr(localizer, "calibration", None))
+    except (ValueError, TypeError):
+        return None
+
+
+def video_score(track_scores: dict[int, list[float]], q: float, min_frames: int) -> tuple[float | None, set[int]]:
+    """(video score, ids of the tracks that decide). Tracks shorter than
+    ``min_frames`` (usually spurious detections) are ignored unless no track is that
+    long, in which case the longest ones decide."""
+    lens = {t: len(s) for t, s in track_scores.items() if s}
+    if not lens:
+        return None, set()
+    need = min(min_frames, max(lens.values()))
+    used = {t for t, n in lens.items() if n >= need}
+    return D.aggregate_video([D.aggregate_track(track_scores[t], q) for t in used]), used
+
+
+def _face_crops(tracks) -> dict[int, list[tuple[int, np.ndarray, bool]]]:
+    """frame index -> [(track id, smoothed landmarks, freshly detected)]."""
+    from .faces import smooth_landmarks
+
+    per_frame: dict[int, list[tuple[int, np.ndarray, bool]]] = {}
+    for t in tracks:
+        lms = smooth_landmarks(t)
+        for idx, l in lms.items():
+            per_frame.setdefault(idx, []).append((t.track_id, l, idx in t.detected))
+    return per_frame
+
+
+def _prepare_out(out_dir: Path) -> Path:
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=out_dir.parent))
+
+
+def _share(folder: Path) -> None:
+    """Temp files are created private (0600/0700); results are ordinary files (umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for p in [folder, *folder.rglob("*")]:
+        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~mask)
+
+
+def _commit_dir(tmp: Path, out_dir: Path) -> None:
+    """Move the finished temp folder into place (replacing an older result)."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.parent / f".{out_dir.name}.old.{os.getpid()}.{time.monotonic_ns()}"
+        os.replace(out_dir, old)
+    _share(tmp)
+    os.replace(tmp, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def analyze_path(path: str | Path, out_dir: str | Path, *, localizer, options: AnalyzeOptions | None = None,
+                 progress: Progress | None = None, analyzer=None) -> Report:
+    """Analyze one video or image; write the result folder ``out_dir``; return the Report.
+
+    ``localizer``: a loaded :class:`localize.model.Localizer`. ``analyzer``: an
+    optional :class:`localize.faces.FaceAnalyzer` to reuse (a server worker keeps
+    one). Raises :class:`InputError` for unreadable input; ``out_dir`` is then not
+    created and nothing partial is left.
+    """
+    path, out_dir = Path(path), Path(out_dir)
+    opts = options or AnalyzeOptions()
+    tmp = _prepare_out(out_dir)
+    try:
+        report = _analyze(path, tmp, localizer, opts, progress, analyzer)
+        _commit_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return report
+
+
+def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: Progress | None,
+             analyzer) -> Report:
+    from .faces import FaceAnalyzer, crop, crop_box, landmark_box, track_faces
+    from .video import iter_frames, probe
+
+    timer = _Timer()
+    t_start = time.perf_counter()
+    report_progress = progress or (lambda stage, done, total: None)
+
+    with timer("decode"):
+        info = probe(path)
+    indices = opts.indices(info.n_frames)
+    cal = calibration_of(localizer)
+    px_thr = cal.pixel_threshold if cal else D.PIXEL_THRESHOLD
+    q = cal.track_quantile if cal else D.TRACK_QUANTILE
+    size = int(localizer.input_size)
+
+    if analyzer is None:
+        with timer("faces"):
+            analyzer = FaceAnalyzer(detect_side=opts.detect_side)
+    steps = np.diff(indices) if len(indices) > 1 else np.array([1])
+    detect_every = opts.detect_every or (5 if float(np.median(steps)) <= 2 else 1)
+
+    keep = len(indices) * info.width * info.height * 3 <= opts.memory_budget_mb * 2 ** 20
+    kept: list[tuple[int, np.ndarray]] = []
+    decoded: list[int] = []
+
+    def timed_frames(store: bool) -> Iterator[tuple[int, np.ndarray]]:
+        it = iter_frames(path, indices)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                idx, img = next(it)
+            except StopIteration:
+                timer.t["decode"] = timer.t.get("decode", 0.0) + time.perf_counter() - t0
+                return
+            timer.t["decode"] = timer.t.get("decode", 0.0) + time.perf_counter() - t0
+            if store:
+                decoded.append(idx)
+                if keep:
+                    kept.append((idx, img))
+                report_progress("faces", len(decoded), len(indices))
+            yield idx, img
+
+    # Pass 1: decode the chosen frames, detect and track faces.
+    t0, d0 = time.perf_counter(), timer.t["decode"]
+    tracks = track_faces(analyzer, timed_frames(True), detect_every=detect_every, landmarks=True)
+    timer.t["faces"] = timer.t.get("faces", 0.0) + (time.perf_counter() - t0) - (timer.t["decode"] - d0)
+    faces_at = _face_crops(tracks)
+
+    # Pass 2: crop, predict in batches, score, draw.
+    fps = info.fps if not info.is_image else 1.0
+    med_step = float(np.median(np.diff(decoded))) if len(decoded) > 1 else 1.0
+    overlay_fps = max(1.0, fps / med_step) if not info.is_image else 1.0
+    long_side = max(info.width, info.height)
+    scale = min(1.0, opts.overlay_max_side / long_side) if long_side >= opts.overlay_min_side else \
+        opts.overlay_min_side / long_side
+    frames_out: list[FrameResult] = []
+    track_scores: dict[int, list[float]] = {}
+    track_frames: dict[int, list[int]] = {}
+    top: list[tuple[float, int, int, np.ndarray]] = []  # min-heap of (score, -index, index, overlay frame)
+    writer = None
+    if opts.overlay:
+        from .video import VideoWriter
+
+        writer = VideoWriter(work / OVERLAY_MP4, overlay_fps, crf=opts.overlay_crf, preset="veryfast")
+        writer.__enter__()
+    try:
+        source = iter(kept) if keep else timed_frames(False)
+        pending: list[tuple[int, np.ndarray, list]] = []
+        n_done = 0
+
+        def flush() -> None:
+            nonlocal n_done
+            crops = [c for _, _, faces in pending for (_, _, _, _, c) in faces]
+            with timer("model"):
+                if crops:
+                    probs, fprobs = localizer.predict(np.stack(crops), batch_size=opts.batch_size)
+                else:
+                    probs, fprobs = np.zeros((0, size, size), np.float32), None
+            k = 0
+            for idx, img, faces in pending:
+                fr = FrameResult(index=idx, time=round(idx / fps, 4), status="ok" if faces else "no_face")
+                draws = []
+                for tid, fbox, cbox, detected, _ in faces:
+                    p = probs[k]
+                    s = D.frame_score(p, px_thr)
+                    fr.faces.append(FaceResult(
+                        track_id=tid, box=[round(float(v), 2) for v in fbox],
+                        crop_box=[round(float(v), 2) for v in cbox], score=round(s, 6),
+                        max_prob=round(float(p.max()), 6), mean_prob=round(float(p.mean()), 6),
+                        frame_prob=None if fprobs is None else round(float(fprobs[k]), 6), detected=detected))
+                    track_scores.setdefault(tid, []).append(s)
+                    track_frames.setdefault(tid, []).append(idx)
+                    draws.append((p, cbox, fbox, tid, s))
+                    k += 1
+                if fr.faces:
+                    fr.score = max(f.score for f in fr.faces)
+                    fr.max_prob = max(f.max_prob for f in fr.faces)
+                frames_out.append(fr)
+                with timer("overlay"):
+                    running, _ = video_score(track_scores, q, opts.min_track_frames)
+                    ov = _draw(img, fr, draws, running, cal, px_thr, scale, opts) if (writer is not None or fr.faces) else None
+                    if writer is not None:
+                        writer.write(ov)
+                    if fr.faces and opts.key_frames > 0:
+                        item = (fr.score, -idx, idx, ov)
+                        if len(top) < opts.key_frames:
+                            heapq.heappush(top, item)
+                        elif item[:2] > top[0][:2]:
+                            heapq.heapreplace(top, item)
+                n_done += 1
+                report_progress("model", n_done, len(decoded))
+            pending.clear()
+
+        n_pending_crops = 0
+        for idx, img in source:
+            faces = []
+            with timer("crop"):
+                for tid, lms, detected in faces_at.get(idx, []):
+                    fbox = landmark_box(lms)
+                    cbox = crop_box(fbox, 1.3)
+                    faces.append((tid, fbox, cbox, detected, crop(img, cbox, size)))
+            pending.append((idx, img, faces))
+            n_pending_crops += len(faces)
+            if n_pending_crops >= opts.batch_size or len(pending) >= 4 * opts.batch_size:
+                flush()
+                n_pending_crops = 0
+        flush()
+        if writer is not None:
+            with timer("overlay"):
+                writer.__exit__(None, None, None)
+            writer = None
+    except BaseException:
+        if writer is not None:
+            writer.__exit__(*sys.exc_info())
+        raise
+    kept.clear()
+
+    # Decision.
+    score, used = video_score(track_scores, q, opts.min_track_frames)
+    status = "ok" if score is not None else "no_face"
+    tracks_out = []
+    for tid in sorted(track_scores):
+        s = track_scores[tid]
+        ts = D.aggregate_track(s, q)
+        tracks_out.append(TrackResult(
+            track_id=tid, n_frames=len(s), first_frame=min(track_frames[tid]), last_frame=max(track_frames[tid]),
+            score=round(ts, 6), max_frame_score=round(max(s), 6), mean_frame_score=round(float(np.mean(s)), 6),
+            used_in_decision=tid in used, probability=None if cal is None else round(cal.probability(ts), 6),
+            fake=None if cal is None else cal.is_fake(ts), frames=list(track_frames[tid]),
+            frame_scores=[round(v, 6) for v in s]))
+    if score is None:
+        decision, prob = "no_face", None
+    elif cal is None:
+        decision, prob = "uncalibrated", None
+    else:
+        decision, prob = ("fake" if cal.is_fake(score) else "real"), round(cal.probability(score), 6)
+    op = None
+    if cal is not None:
+        op = {"threshold": cal.threshold, "threshold_probability": round(cal.threshold_probability, 6),
+              "target_fpr": cal.target_fpr, "val_fpr": _num(cal.val_fpr), "val_tpr": _num(cal.val_tpr),
+              "n_real": cal.n_real, "n_fake": cal.n_fake, "small_sample": cal.small_sample,
+              "method": cal.method, "note": cal.note}
+    n_face_frames = sum(1 for f in frames_out if f.status == "ok")
+
+    # Files.
+    report_progress("write", 0, 1)
+    with timer("write"):
+        files: dict[str, Any] = {"report": REPORT_JSON}
+        if opts.overlay:
+            files["overlay"] = OVERLAY_MP4
+        key = [it[2] for it in sorted(top, key=lambda it: (-it[0], it[2]))]
+        if key:
+            from .overlay import contact_sheet, encode_png
+
+            (work / FRAMES_DIR).mkdir()
+            for it in top:
+                (work / FRAMES_DIR / f"{it[2]}.png").write_bytes(encode_png(it[3]))
+            ranked = sorted(top, key=lambda it: (-it[0], it[2]))
+            sheet = contact_sheet([it[3] for it in ranked],
+                                  [f"frame {it[2]} ({it[2] / fps:.2f}s)  {it[0] * 100:.1f}%" for it in ranked])
+            (work / CONTACT_SHEET_PNG).write_bytes(encode_png(sheet, 3))
+            files["contact_sheet"] = CONTACT_SHEET_PNG
+            files["frames"] = [f"{FRAMES_DIR}/{i}.png" for i in key]
+        top.clear()
+        from .overlay import timeline_png
+
+        series = {tid: ([i / fps for i in track_frames[tid]], track_scores[tid]) for tid in track_scores}
+        title = f"{path.name}: {decision}" + (f" (p={prob:.2f})" if prob is not None else "")
+        (work / TIMELINE_PNG).write_bytes(timeline_png(
+            [f.time for f in frames_out], [f.score for f in frames_out],
+            threshold=cal.threshold if cal else None, track_series=series, title=title))
+        files["timeline"] = TIMELINE_PNG
+
+    timings = {k: round(v, 4) for k, v in timer.t.items()}
+    timings["total"] = round(time.perf_counter() - t_start, 4)
+    report = Report(
+        schema_version=SCHEMA_VERSION,
+        status=status,
+        input={"path": str(path), "name": path.name, "sha256": sha256_file(path),
+               "size_bytes": path.stat().st_size, "width": info.width, "height": info.height, "fps": info.fps,
+               "n_frames": info.n_frames, "duration": round(info.duration, 4), "codec": info.codec,
+               "is_image": info.is_image, "frames_requested": len(indices), "frames_analyzed": len(frames_out),
+               "frames_with_face": n_face_frames},
+        video={"status": status, "decision": decision, "score": None if score is None else round(score, 6),
+               "probability": prob, "calibrated": cal is not None, "operating_point": op,
+               "n_tracks": len(tracks_out), "deciding_tracks": sorted(used),
+               "fake_tracks": [t.track_id for t in tracks_out if t.fake and t.used_in_decision]},
+        model={"id": localizer.model_id, "sha256": localizer.sha256, "path": str(localizer.path),
+               "backend": localizer.backend, "input_size": size,
+               "has_frame_head": bool(getattr(localizer, "has_frame_head", False))},
+        rule={"frame_score": f"fraction of face-crop pixels with forged probability >= {px_thr}",
+              "pixel_threshold": px_thr,
+              "track_score": f"quantile {q} (order statistic, method=lower) of the track's frame scores",
+              "track_quantile": q,
+              "video_score": f"max over tracks with >= {opts.min_track_frames} frames (or the longest tracks)",
+              "decision": "fake iff video score > operating_point.threshold",
+              "crop": "crop_box(landmark_box(smoothed 68 landmarks), 1.3), square, resized to input_size"},
+        options=dataclasses.asdict(opts) | {"detect_every_used": detect_every},
+        frames=frames_out,
+        tracks=tracks_out,
+        overlay={"file": OVERLAY_MP4 if opts.overlay else None, "fps": round(overlay_fps, 6),
+                 "frame_indices": [f.index for f in frames_out], "scale": round(scale, 6)},
+        key_frames=key,
+        files=files,
+        timings=timings,
+        versions=versions(),
+        created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    write_json(work / REPORT_JSON, report.to_dict())
+    report_progress("write", 1, 1)
+    return report
+
+
+def _num(v: float) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+
+def _draw(img: np.ndarray, fr: FrameResult, draws, running: float | None, cal, px_thr: float, scale: float,
+          opts: AnalyzeOptions) -> np.ndarray:
+    import cv2
+
+    from .overlay import GREY, RED, WHITE, FaceDraw, draw_banner, draw_face
+    from .video import even_size
+
+    if scale != 1.0:
+        h, w = img.shape[:2]
+        ov = cv2.resize(img, (max(2, round(w * scale)), max(2, round(h * scale))),
+                        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    else:
+        ov = img.copy()
+    ov = np.ascontiguousarray(even_size(ov))
+    for p, cbox, fbox, tid, s in draws:
+        sb = tuple(v * scale for v in cbox)
+        fb = tuple(v * scale for v in fbox)
+        draw_face(ov, FaceDraw(prob=p, crop_box=sb, face_box=fb, track_id=tid, score=s), pixel_threshold=px_thr,
+                  opacity=opts.heat_opacity, fake=None if cal is None else cal.is_fake(s))
+    line1 = f"frame {fr.index}  t={fr.time:.2f}s  " + (
+        f"area {fr.score * 100:.1f}%" if fr.score is not None else "no face")
+    if running is None:
+        line2 = "running score: - (no face yet)"
+    elif cal is None:
+        line2 = f"running score {running * 100:.1f}%  (model uncalibrated: no decision)"
+    else:
+        verdict = "FAKE" if cal.is_fake(running) else "real"
+        line2 = (f"running score {running * 100:.1f}%  p={cal.probability(running):.2f}  "
+                 f"thr {cal.threshold * 100:.1f}%  {verdict}")
+    colour = GREY if running is None else (RED if cal is not None and cal.is_fake(running) else WHITE)
+    draw_banner(ov, [line1, line2], colour)
+    return ov
+
+
+# ----------------------------------------------------------------------------------------------
+# Models for the CLI (and the server): the onnx backend can use a .pt checkpoint through a cached export.
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("LOCALIZE_CACHE", Path.home() / ".cache" / "localize"))
+
+
+def open_localizer(model: str | Path | None = None, backend: str = "auto", threads: int | None = None):
+    """Load a model for analysis. ``backend="onnx"`` with a .pt checkpoint exports it
+    once to ``$LOCALIZE_CACHE/onnx/<sha256>.onnx`` (atomic) and loads that."""
+    from .model import DEFAULT_MODEL, file_sha256, load_localizer
+
+    path = Path(model) if model is not None else DEFAULT_MODEL
+    if backend not in ("auto", "torch", "onnx"):
+        raise InputError(None, f"unknown backend {backend!r} (auto, torch or onnx)")
+    if backend == "onnx" and path.suffix != ".onnx":
+        if not path.exists():
+            return load_localizer(path, backend="torch", threads=threads)  # raises the clear missing-file error
+        from .export import export_onnx
+
+        cached = cache_dir() / "onnx" / f"{file_sha256(path)[:32]}.onnx"
+        if not cached.exists():
+            export_onnx(path, cached)
+        loc = load_localizer(cached, backend="onnx", threads=threads)
+        loc.path = str(path)  # report the checkpoint the user named, and its own hash
+        loc.sha256 = file_sha256(path)
+        return loc
+    if backend == "torch" and path.suffix == ".onnx":
+        raise InputError(path, "the torch backend needs a .pt checkpoint")
+    return load_localizer(path, backend=backend, threads=threads)
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_IMAGE",
+                   help="videos, images or folders of them (one result sub-folder per input)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--model", default=None, help="checkpoint (.pt) or exported model (.onnx); default: shipped model")
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"],
+                   help="auto: onnxruntime for .onnx, torch for .pt; onnx with a .pt exports it once to a cache")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--frames", type=int, default=32, metavar="N", help="N evenly spaced frames (default 32)")
+    g.add_argument("--every", type=int, metavar="N", help="every N-th frame")
+    g.add_argument("--all-frames", action="store_true", help="every frame")
+    p.add_argument("--detect-every", type=int, default=None, metavar="K",
+                   help="run the face detector every K analysed frames, track in between (default: auto)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores)")
+    p.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4 (faster)")
+    p.add_argument("--key-frames", type=int, default=8, help="most suspicious frames saved as PNG")
+    p.add_argument("--dfdc-csv", metavar="FILE", help="also write a DFDC submission (filename,label=probability)")
+    p.add_argument("--no-face-prob", type=float, default=None, metavar="P",
+                   help="probability written to the DFDC csv for inputs without a usable result "
+                        "(default: leave them out and say so)")
+    p.add_argument("--labels", metavar="CSV", help="filename,label (0/1 or REAL/FAKE): report log loss, AUC, accuracy")
+    p.add_argument("--resume", action="store_true",
+                   help="skip inputs whose result folder already holds a report for the same file, model and options")
+
+
+def _expand(inputs: Sequence[str]) -> list[Path]:
+    from .video import IMAGE_SUFFIXES
+
+    out: list[Path] = []
+    for s in inputs:
+        p = Path(s)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in
+                           (VIDEO_SUFFIXES | IMAGE_SUFFIXES) and not f.name.startswith("."))
+            if not found:
+                out.append(p)  # reported as an error: an empty folder
+            out.extend(found)
+        else:
+            out.append(p)
+    return out
+
+
+def _names(paths: Sequence[Path]) -> list[str]:
+    seen: dict[str, int] = {}
+    names = []
+    for p in paths:
+        base = p.stem or p.name or "input"
+        n = seen.get(base, 0)
+        seen[base] = n + 1
+        names.append(base if n == 0 else f"{base}_{n + 1}")
+    return names
+
+
+def _options(args) -> AnalyzeOptions:
+    if args.all_frames:
+        o = AnalyzeOptions(frames="all")
+    elif args.every:
+        o = AnalyzeOptions(frames="every", every=args.every)
+    else:
+        if args.frames < 1:
+            raise InputError(None, "--frames must be >= 1")
+        o = AnalyzeOptions(frames="count", count=args.frames)
+    o.detect_every = args.detect_every
+    o.batch_size = max(1, args.batch_size)
+    o.overlay = not args.no_overlay
+    o.key_frames = max(0, args.key_frames)
+    return o
+
+
+def _read_labels(path: Path) -> dict[str, int]:
+    if not path.exists():
+        raise InputError(path, "labels file not found")
+    labels = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.reader(f):
+            if len(row) < 2 or row[0].strip().lower() in ("filename", "file", "name"):
+                continue
+            v = row[1].strip().upper()
+            if v in ("1", "FAKE", "1.0"):
+                labels[Path(row[0].strip()).name] = 1
+            elif v in ("0", "REAL", "0.0"):
+                labels[Path(row[0].strip()).name] = 0
+            else:
+                raise InputError(path, f"label {row[1]!r} for {row[0]!r} is not 0/1/REAL/FAKE")
+    return labels
+
+
+def _resumable(folder: Path, src: Path, loc, opts: AnalyzeOptions) -> dict | None:
+    rp = folder / REPORT_JSON
+    if not rp.exists() or not src.is_file():
+        return None
+    try:
+        old = json.loads(rp.read_text(encoding="utf-8"))
+        same = (old["input"]["sha256"] == sha256_file(src) and old["model"]["sha256"] == loc.sha256 and
+                {k: v for k, v in old["options"].items() if k != "detect_every_used"} == dataclasses.asdict(opts))
+        return old if same else None
+    except (ValueError, KeyError, OSError):
+        return None
+
+
+def run(args) -> int:
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover
+        tqdm = None
+    out = Path(args.out)
+    opts = _options(args)
+    labels = _read_labels(Path(args.labels)) if args.labels else None
+    paths = _expand(args.inputs)
+    loc = open_localizer(args.model, args.backend, args.threads)
+    if calibration_of(loc) is None:
+        print(f"localize analyze: warning: model {loc.path} carries no calibration: scores are reported, "
+              "decisions and probabilities are not", file=sys.stderr)
+    from .faces import FaceAnalyzer
+
+    analyzer = FaceAnalyzer(detect_side=opts.detect_side)
+    rows, errors = [], 0
+    bar = tqdm(total=len(paths), unit="file", disable=len(paths) < 2 or not sys.stderr.isatty()) if tqdm else None
+    for src, name in zip(paths, _names(paths)):
+        folder = out / name
+        t0 = time.perf_counter()
+        row = {"input": str(src), "name": src.name, "folder": name, "status": "error", "decision": "",
+               "probability": "", "score": "", "threshold": "", "frames_analyzed": "", "frames_with_face": "",
+               "tracks": "", "seconds": "", "error": ""}
+        try:
+            old = _resumable(folder, src, loc, opts) if args.resume else None
+            rep = old if old is not None else analyze_path(src, folder, localizer=loc, options=opts,
+                                                           analyzer=analyzer).to_dict()
+            v = rep["video"]
+            op = v.get("operating_point") or {}
+            row.update(status=rep["status"], decision=v["decision"], probability=_fmt(v["probability"]),
+                       score=_fmt(v["score"]), threshold=_fmt(op.get("threshold")),
+                       frames_analyzed=rep["input"]["frames_analyzed"],
+                       frames_with_face=rep["input"]["frames_with_face"], tracks=v["n_tracks"])
+        except InputError as e:
+            errors += 1
+            row["error"] = e.problem
+            print(f"localize analyze: error: {e}", file=sys.stderr)
+        except Exception as e:  # one bad file must not stop the others
+            errors += 1
+            row["error"] = f"unexpected {type(e).__name__}: {e}"
+            print(f"localize analyze: error: {src}: unexpected {type(e).__name__}: {e}".splitlines()[0],
+                  file=sys.stderr)
+        row["seconds"] = f"{time.perf_counter() - t0:.2f}"
+        rows.append(row)
+        if bar is not None:
+            bar.update(1)
+        if len(paths) == 1 and row["status"] != "error":
+            print(f"{src}: {row['decision']}" + (f" p={row['probability']}" if row["probability"] != "" else "")
+                  + (f" score={row['score']}" if row["score"] != "" else "") + f" -> {folder}")
+    if bar is not None:
+        bar.close()
+    if len(paths) > 1:
+        _write_csv(out / SUMMARY_CSV, rows)
+        for r in rows:
+            print(f"{r['input']}: {r['decision'] or 'error'}" + (f" p={r['probability']}" if r["probability"] else ""))
+        print(f"summary: {out / SUMMARY_CSV}")
+    if args.dfdc_csv:
+        _write_dfdc(Path(args.dfdc_csv), rows, args.no_face_prob)
+    if labels is not None:
+        m = metrics(rows, labels)
+        write_json(out / "metrics.json", m)
+        print("metrics: " + ", ".join(f"{k}={v}" for k, v in m.items() if not isinstance(v, list)))
+    return 2 if errors else 0
+
+
+def _fmt(v) -> str:
+    return "" if v is None else f"{v:.6f}"
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
+def _write_dfdc(path: Path, rows: list[dict], fallback: float | None) -> None:
+    lines = ["filename,label"]
+    left_out = []
+    for r in rows:
+        if r["probability"] != "":
+            lines.append(f"{r['name']},{float(r['probability']):.6f}")
+        elif fallback is not None:
+            lines.append(f"{r['name']},{fallback:.6f}")
+        else:
+            left_out.append(r["name"])
+    write_text(path, "\n".join(lines) + "\n")
+    if left_out:
+        print(f"localize analyze: note: {len(left_out)} input(s) without a probability left out of {path} "
+              f"(no face, uncalibrated model or error; use --no-face-prob P to write P): {', '.join(left_out)}",
+              file=sys.stderr)
+
+
+def metrics(rows: list[dict], labels: dict[str, int]) -> dict[str, Any]:
+    """Log loss (DFDC clipping), ROC AUC and accuracy over labelled inputs with a probability."""
+    ys, ps, decided = [], [], []
+    missing = []
+    for r in rows:
+        y = labels.get(r["name"])
+        if y is None:
+            continue
+        if r["probability"] == "":
+            missing.append(r["name"])
+            continue
+        ys.append(y)
+        ps.append(float(r["probability"]))
+        decided.append(1 if r["decision"] == "fake" else 0)
+    out: dict[str, Any] = {"n": len(ys), "n_real": ys.count(0), "n_fake": ys.count(1), "excluded": missing}
+    if ys:
+        out["log_loss"] = round(D.log_loss(ps, ys), 6)
+        out["accuracy"] = round(float(np.mean(np.array(decided) == np.array(ys))), 6)
+        out["auc"] = None
+        if 0 < sum(ys) < len(ys):
+            from sklearn.metrics import roc_auc_score
+
+            out["auc"] = round(float(roc_auc_score(ys, ps)), 6)
+    return out
