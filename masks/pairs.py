@@ -284,9 +284,12 @@ def read_csv_pairs(path: str | Path) -> list[Pair]:
 
 def derived_mask_path(out: str | Path, pair: Pair, kind: str = "mask") -> Path:
     """Where ``derive_dataset`` writes a pair's outputs: the input layout mirrored under
-    ``out`` with ``<name>.mask.mp4`` (binary), ``<name>.soft.mp4`` (difference map) and
-    ``<name>.sheet.jpg`` (contact sheet) beside where the manipulated video would be."""
-    suffix = {"mask": ".mask.mp4", "soft": ".soft.mp4", "sheet": ".sheet.jpg"}[kind]
+    ``out`` with ``<name>.mask.mp4`` (binary, lossless), ``<name>.soft.mp4`` (difference map)
+    and ``<name>.sheet.jpg`` (contact sheet) beside where the manipulated video would be
+    (``.mask.png``/``.soft.png`` for image pairs)."""
+    still = pair.manipulated.suffix.lower() in IMAGE_SUFFIXES
+    suffix = {"mask": ".mask.png" if still else ".mask.mp4", "soft": ".soft.png" if still else ".soft.mp4",
+              "sheet": ".sheet.jpg"}[kind]
     rel = pair.rel or pair.key
     return Path(out) / f"{rel}{suffix}"
 
