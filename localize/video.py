@@ -185,8 +185,13 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, fps: float, *, crf: int = 23, lossless: bool = False,
-                 preset: str = "medium"):
+                 preset: str = "medium", deterministic: bool = False):
         self.path = Path(path)
+        # x264's macroblock-tree rate control reads memory it did not initialise for
+        # some frame widths (measured: 320, 400, 480 px give different bytes from run to
+        # run with any thread count; 352, 512, 640, 720 do not). ``deterministic`` turns
+        # mbtree off, which makes CRF output byte-identical for a given input.
+        self.deterministic = deterministic
         self.fps = fps
         self.crf = crf
         self.lossless = lossless
@@ -211,6 +216,8 @@ class VideoWriter:
             self._stream = self._container.add_stream("libx264", rate=rate)
             self._stream.pix_fmt = "yuv420p"
             self._stream.options = {"crf": str(self.crf), "preset": self.preset, "threads": X264_THREADS}
+            if self.deterministic:
+                self._stream.options = {**self._stream.options, "x264-params": "mbtree=0"}
         return self
 
     def write(self, rgb: np.ndarray) -> None:
