@@ -13,10 +13,12 @@ done in a box around the face, and every pixel outside the returned mask is the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
 from . import geometry as g
+from .footage import FaceVideo
 
 IDENTITY = "identity-remained"
 
@@ -142,10 +144,11 @@ def blend_mask(shape: tuple[int, int], lms: np.ndarray, size: float, p: SelfBlen
     hull = g.fill_hull(shape, hull_points(lms, p)).astype(np.float32)
     h, w = shape
     if p.elastic > 0:
-        noise = np.random.default_rng(p.seed).standard_normal((2, h, w)).astype(np.float32)
-        sig = max(2.0, 0.12 * size)
-        dx = cv2.GaussianBlur(noise[0], (0, 0), sig)
-        dy = cv2.GaussianBlur(noise[1], (0, 0), sig)
+        # Noise on a fixed 24x24 grid stretched over the box: the same seed deforms the
+        # hull the same way in every frame of a video (no flicker), whatever the box size.
+        noise = np.random.default_rng(p.seed).standard_normal((2, 24, 24)).astype(np.float32)
+        dx = cv2.resize(cv2.GaussianBlur(noise[0], (0, 0), 3.0), (w, h), interpolation=cv2.INTER_CUBIC)
+        dy = cv2.resize(cv2.GaussianBlur(noise[1], (0, 0), 3.0), (w, h), interpolation=cv2.INTER_CUBIC)
         norm = max(float(np.abs(np.stack([dx, dy])).max()), 1e-6)
         amp = p.elastic * size / norm
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -161,3 +164,12 @@ def blend_mask(shape: tuple[int, int], lms: np.ndarray, size: float, p: SelfBlen
         return np.zeros(shape, np.float32)
     soft = np.clip(soft / peak, 0, 1) * p.ratio
     return g.cut_weights(soft)
+
+
+def forge(target: FaceVideo, source: FaceVideo | None, rng: np.random.Generator,
+          params: SelfBlendParams | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """A self-blended video: one draw of alterations for the whole clip, applied with
+    each frame's smoothed landmarks (``source`` is unused: the face is its own source)."""
+    p = params or draw_params(rng)
+    for frame, lms in zip(target.frames, target.landmarks):
+        yield self_blend(frame, lms, rng, params=p)
