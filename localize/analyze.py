@@ -144,7 +144,9 @@ class Report:
     overlay: dict[str, Any]
     key_frames: list[int]
     files: dict[str, Any]
-    timings: dict[str, float]
+    warnings: list[str]
+    timings: dict[str, float]  # wall seconds per stage and total
+    timings_cpu: dict[str, float]  # process CPU seconds per stage (all threads)
     versions: dict[str, str]
     created_utc: str
 
@@ -165,16 +167,24 @@ class Report:
 
 
 class _Timer:
+    """Wall seconds per stage (``t``) and process CPU seconds per stage (``cpu``: all
+    threads; on a busy shared machine it shows what the stage costs, not what it waited)."""
+
     def __init__(self):
         self.t: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
 
     @contextlib.contextmanager
     def __call__(self, name: str):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
-            self.t[name] = self.t.get(name, 0.0) + time.perf_counter() - t0
+            self.add(name, time.perf_counter() - t0, time.process_time() - c0)
+
+    def add(self, name: str, wall: float, cpu: float) -> None:
+        self.t[name] = self.t.get(name, 0.0) + wall
+        self.cpu[name] = self.cpu.get(name, 0.0) + cpu
 
 
 def calibration_of(localizer) -> D.Calibration | None:
@@ -285,13 +295,13 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     def timed_frames(store: bool) -> Iterator[tuple[int, np.ndarray]]:
         it = iter_frames(path, indices)
         while True:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 idx, img = next(it)
             except StopIteration:
-                timer.t["decode"] = timer.t.get("decode", 0.0) + time.perf_counter() - t0
+                timer.add("decode", time.perf_counter() - t0, time.process_time() - c0)
                 return
-            timer.t["decode"] = timer.t.get("decode", 0.0) + time.perf_counter() - t0
+            timer.add("decode", time.perf_counter() - t0, time.process_time() - c0)
             if store:
                 decoded.append(idx)
                 if keep:
@@ -300,9 +310,10 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
             yield idx, img
 
     # Pass 1: decode the chosen frames, detect and track faces.
-    t0, d0 = time.perf_counter(), timer.t["decode"]
+    t0, c0, d0, dc0 = time.perf_counter(), time.process_time(), timer.t["decode"], timer.cpu["decode"]
     tracks = track_faces(analyzer, timed_frames(True), detect_every=detect_every, landmarks=True)
-    timer.t["faces"] = timer.t.get("faces", 0.0) + (time.perf_counter() - t0) - (timer.t["decode"] - d0)
+    timer.add("faces", time.perf_counter() - t0 - (timer.t["decode"] - d0),
+              time.process_time() - c0 - (timer.cpu["decode"] - dc0))
     faces_at = _face_crops(tracks)
 
     # Pass 2: crop, predict in batches, score, draw.
@@ -420,6 +431,15 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
               "n_real": cal.n_real, "n_fake": cal.n_fake, "small_sample": cal.small_sample,
               "method": cal.method, "note": cal.note}
     n_face_frames = sum(1 for f in frames_out if f.status == "ok")
+    warns = []
+    if len(frames_out) < len(indices):
+        warns.append(f"only {len(frames_out)} of {len(indices)} requested frames decoded (truncated or corrupt stream)")
+    if cal is None:
+        warns.append("the model carries no calibration: no probability or decision, only scores")
+    elif cal.small_sample:
+        warns.append(cal.note)
+    if status == "no_face":
+        warns.append("no face found in any analysed frame: nothing to decide")
 
     # Files.
     report_progress("write", 0, 1)
@@ -452,6 +472,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
 
     timings = {k: round(v, 4) for k, v in timer.t.items()}
     timings["total"] = round(time.perf_counter() - t_start, 4)
+    timings_cpu = {k: round(v, 4) for k, v in timer.cpu.items()}
     report = Report(
         schema_version=SCHEMA_VERSION,
         status=status,
@@ -481,7 +502,9 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                  "frame_indices": [f.index for f in frames_out], "scale": round(scale, 6)},
         key_frames=key,
         files=files,
+        warnings=warns,
         timings=timings,
+        timings_cpu=timings_cpu,
         versions=versions(),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

@@ -43,10 +43,11 @@ def _roi(box: Box, shape: Sequence[int]) -> tuple[int, int, int, int] | None:
 
 
 def _heat_lut() -> np.ndarray:
+    """JET colour table in RGB order, (256, 1, 3) uint8, for cv2.applyColorMap."""
     import cv2
 
     ramp = np.arange(256, dtype=np.uint8).reshape(256, 1)
-    return cv2.cvtColor(cv2.applyColorMap(ramp, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB).reshape(256, 3)
+    return np.ascontiguousarray(cv2.applyColorMap(ramp, cv2.COLORMAP_JET)[..., ::-1]).reshape(256, 1, 3)
 
 
 _LUT = None
@@ -54,10 +55,13 @@ _LUT = None
 
 def heat_colors(prob: np.ndarray) -> np.ndarray:
     """(H, W) probabilities -> (H, W, 3) RGB JET colours."""
+    import cv2
+
     global _LUT  # a constant table, built once
     if _LUT is None:
         _LUT = _heat_lut()
-    return _LUT[np.clip(prob * 255.0, 0, 255).astype(np.uint8)]
+    p8 = cv2.convertScaleAbs(np.asarray(prob, np.float32), alpha=255.0)
+    return cv2.applyColorMap(p8, _LUT)
 
 
 def draw_face(frame: np.ndarray, face: FaceDraw, *, pixel_threshold: float = 0.5, opacity: float = 0.6,
@@ -73,9 +77,8 @@ def draw_face(frame: np.ndarray, face: FaceDraw, *, pixel_threshold: float = 0.5
         local = (b[0] - x0, b[1] - y0, b[2] - x0, b[3] - y0)
         p = paste(face.prob, local, (y1 - y0, x1 - x0))
         region = frame[y0:y1, x0:x1]
-        alpha = (np.clip(p, 0, 1) * opacity)[..., None]
-        blended = region.astype(np.float32) * (1 - alpha) + heat_colors(p).astype(np.float32) * alpha
-        region[...] = blended.astype(np.uint8)
+        alpha = np.clip(p, 0, 1) * np.float32(opacity)  # transparent where nothing is suspected
+        region[...] = cv2.blendLinear(np.ascontiguousarray(region), heat_colors(p), 1 - alpha, alpha)
         mask = (p >= pixel_threshold).astype(np.uint8)
         if mask.any():
             contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)

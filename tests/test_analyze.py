@@ -1,0 +1,217 @@
+"""`localize analyze`: real faces found, files written, report fields, no_face, bad
+inputs (one line each, others processed, non-zero exit, nothing partial left)."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from localize import decision as D
+from localize.analyze import (CONTACT_SHEET_PNG, OVERLAY_MP4, REPORT_JSON, TIMELINE_PNG, AnalyzeOptions,
+                              analyze_path, metrics, video_score)
+from localize.cli import main as cli
+from localize.errors import InputError
+
+
+def _checkpoint(path: Path, *, calibrated: bool) -> Path:
+    import torch
+
+    from localize.model import ModelConfig, build_model, save_checkpoint
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(encoder="mobilenet_v2", input_size=64, decoder_channels=(32, 16, 16, 8, 8))
+    meta = {"model_id": "test-random"}
+    if calibrated:
+        meta["calibration"] = D.fit_calibration([0.0, 0.01, 0.02, 0.3, 0.5], [0, 0, 0, 1, 1]).to_dict()
+    save_checkpoint(path, build_model(cfg), cfg, **meta)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    return _checkpoint(tmp_path_factory.mktemp("m") / "rand.pt", calibrated=True)
+
+
+@pytest.fixture(scope="module")
+def loc(ckpt):
+    from localize.model import load_localizer
+
+    return load_localizer(ckpt)
+
+
+@pytest.fixture(scope="module")
+def carphone_report(carphone, loc, face_analyzer, tmp_path_factory):
+    out = tmp_path_factory.mktemp("an") / "carphone"
+    rep = analyze_path(carphone, out, localizer=loc, options=AnalyzeOptions(count=12), analyzer=face_analyzer)
+    return rep, out
+
+
+def test_carphone_faces_files_and_report(carphone_report, loc):
+    rep, out = carphone_report
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [REPORT_JSON, OVERLAY_MP4, TIMELINE_PNG, CONTACT_SHEET_PNG, "frames"])
+    assert not list(out.parent.glob(".*part*")), "temporary folder left behind"
+    r = json.loads((out / REPORT_JSON).read_text())
+    assert r["status"] == "ok" and r["schema_version"] == 1
+    assert r["input"]["frames_analyzed"] == 12 and r["input"]["frames_with_face"] >= 11
+    assert r["model"]["sha256"] == loc.sha256 and r["model"]["id"] == "test-random"
+    for k in ("decode", "faces", "model", "overlay", "write", "total"):
+        assert r["timings"][k] >= 0
+    assert {"localize", "torch", "numpy"} <= set(r["versions"])
+    f = next(fr for fr in r["frames"] if fr["status"] == "ok")
+    assert set(f) == {"index", "time", "status", "faces", "score", "max_prob"}
+    face = f["faces"][0]
+    x0, y0, x1, y1 = face["box"]
+    assert 0 <= x0 < x1 <= 176 and -30 <= y0 < y1 <= 144  # the box is on the face, inside the frame
+    assert 0 <= face["score"] <= 1 and 0 <= face["max_prob"] <= 1 and face["frame_prob"] is not None
+    assert f["time"] == pytest.approx(f["index"] / r["input"]["fps"], abs=1e-3)
+    # the decision follows the documented rule from the stored frame scores
+    tr = r["tracks"][0]
+    assert tr["score"] == pytest.approx(D.aggregate_track(tr["frame_scores"]), abs=1e-6)
+    v = r["video"]
+    assert v["score"] == pytest.approx(max(t["score"] for t in r["tracks"] if t["used_in_decision"]), abs=1e-6)
+    cal = D.Calibration.from_dict(loc.calibration)
+    assert v["decision"] == ("fake" if v["score"] > cal.threshold else "real")
+    assert v["probability"] == pytest.approx(cal.probability(v["score"]), abs=1e-5)
+    assert v["operating_point"]["threshold"] == cal.threshold and v["operating_point"]["target_fpr"] == 0.01
+    # key frames are the most suspicious frames, written as PNG, and listed
+    scores = {fr["index"]: fr["score"] for fr in r["frames"] if fr["score"] is not None}
+    assert r["key_frames"] and all((out / "frames" / f"{i}.png").exists() for i in r["key_frames"])
+    assert min(scores[i] for i in r["key_frames"]) >= sorted(scores.values())[-len(r["key_frames"])] - 1e-9
+    assert r["overlay"]["frame_indices"] == [fr["index"] for fr in r["frames"]]
+
+
+def test_overlay_video_and_images_decode(carphone_report):
+    from localize.video import probe, read_image
+
+    rep, out = carphone_report
+    info = probe(out / OVERLAY_MP4)
+    assert info.codec == "h264" and info.n_frames == 12
+    assert max(info.width, info.height) >= 480  # small videos are upscaled for readable labels
+    assert info.fps == pytest.approx(rep.overlay["fps"], rel=0.01)
+    tl = read_image(out / TIMELINE_PNG)
+    assert tl.shape[1] >= 600
+    sheet = read_image(out / CONTACT_SHEET_PNG)
+    assert sheet.shape[0] > 100
+
+
+def test_image_input(loc, face_analyzer, tmp_path):
+    from localize.media import astronaut_image
+    from localize.video import write_image
+
+    img = tmp_path / "astronaut.png"
+    write_image(img, astronaut_image())
+    rep = analyze_path(img, tmp_path / "out", localizer=loc, analyzer=face_analyzer)
+    assert rep.status == "ok" and rep.input["is_image"] and len(rep.frames) == 1
+    assert rep.frames[0].faces and rep.decision in ("fake", "real")
+    assert (tmp_path / "out" / "frames" / "0.png").exists()
+
+
+def test_faceless_video_is_no_face(loc, face_analyzer, tmp_path):
+    from localize.video import write_video
+
+    rng = np.random.default_rng(0)
+    frames = [np.full((96, 128, 3), 40 + 5 * i, np.uint8) + rng.integers(0, 20, (96, 128, 3), dtype=np.uint8)
+              for i in range(10)]
+    vid = tmp_path / "wall.mp4"
+    write_video(vid, frames, 10)
+    rep = analyze_path(vid, tmp_path / "out", localizer=loc, analyzer=face_analyzer)
+    assert rep.status == "no_face" and rep.decision == "no_face"
+    assert rep.score is None and rep.probability is None  # never a silent 0.5
+    assert all(f.status == "no_face" and f.score is None for f in rep.frames)
+    r = json.loads((tmp_path / "out" / REPORT_JSON).read_text())
+    assert r["video"]["decision"] == "no_face" and not r["key_frames"] and "contact_sheet" not in r["files"]
+
+
+def test_uncalibrated_model_is_flagged_not_invented(carphone, face_analyzer, tmp_path):
+    from localize.model import load_localizer
+
+    loc = load_localizer(_checkpoint(tmp_path / "u.pt", calibrated=False))
+    rep = analyze_path(carphone, tmp_path / "out", localizer=loc, options=AnalyzeOptions(count=3, overlay=False),
+                       analyzer=face_analyzer)
+    assert rep.status == "ok" and rep.decision == "uncalibrated"
+    assert rep.probability is None and rep.score is not None and rep.video["operating_point"] is None
+    assert any("calibration" in w for w in rep.warnings)
+    assert not (tmp_path / "out" / OVERLAY_MP4).exists()
+
+
+def test_bad_input_leaves_nothing(loc, face_analyzer, tmp_path):
+    bad = tmp_path / "empty.mp4"
+    bad.write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        analyze_path(bad, tmp_path / "out" / "x", localizer=loc, analyzer=face_analyzer)
+    assert not (tmp_path / "out" / "x").exists()
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_cli_many_inputs_with_errors(ckpt, carphone, tmp_path, capsys):
+    data = carphone.read_bytes()
+    trunc = tmp_path / "truncated.mp4"
+    trunc.write_bytes(data[: len(data) // 2])
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a video\n")
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    missing = tmp_path / "missing.mp4"
+    labels = tmp_path / "labels.csv"
+    labels.write_text("filename,label\ncarphone_pristine.mp4,REAL\n")
+    out = tmp_path / "out"
+    dfdc = tmp_path / "submission.csv"
+    rc = cli(["analyze", str(missing), str(carphone), str(empty), str(trunc), str(text), str(garbage),
+              "--model", str(ckpt), "--out", str(out), "--frames", "4", "--no-overlay",
+              "--dfdc-csv", str(dfdc), "--labels", str(labels)])
+    err = capsys.readouterr().err
+    assert rc != 0
+    lines = [ln for ln in err.splitlines() if "error:" in ln]
+    assert len(lines) == 5
+    for p in (missing, empty, trunc, text, garbage):
+        assert sum(str(p) in ln for ln in lines) == 1
+    # the good input was still processed; bad ones left nothing behind
+    assert (out / "carphone_pristine" / REPORT_JSON).exists()
+    assert sorted(p.name for p in out.iterdir()) == ["carphone_pristine", "metrics.json", "summary.csv"]
+    rows = list(csv.DictReader(open(out / "summary.csv")))
+    assert [r["status"] for r in rows] == ["error", "ok", "error", "error", "error", "error"]
+    assert rows[1]["decision"] in ("fake", "real") and rows[0]["error"]
+    sub = dfdc.read_text().splitlines()
+    assert sub[0] == "filename,label" and len(sub) == 2 and sub[1].startswith("carphone_pristine.mp4,")
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["n"] == 1 and m["auc"] is None and "log_loss" in m
+
+
+def test_cli_resume_skips_done_inputs(ckpt, carphone, tmp_path, capsys):
+    args = ["analyze", str(carphone), "--model", str(ckpt), "--out", str(tmp_path), "--frames", "2", "--no-overlay"]
+    assert cli(args) == 0
+    rp = tmp_path / "carphone_pristine" / REPORT_JSON
+    before = rp.stat().st_mtime_ns
+    assert cli(args + ["--resume"]) == 0
+    assert rp.stat().st_mtime_ns == before
+
+
+def test_two_pass_decoding_matches_in_memory(carphone, loc, face_analyzer, tmp_path):
+    o1 = AnalyzeOptions(count=6, overlay=False)
+    o2 = AnalyzeOptions(count=6, overlay=False, memory_budget_mb=0)  # forces decoding twice
+    r1 = analyze_path(carphone, tmp_path / "a", localizer=loc, options=o1, analyzer=face_analyzer)
+    r2 = analyze_path(carphone, tmp_path / "b", localizer=loc, options=o2, analyzer=face_analyzer)
+    assert [f.score for f in r1.frames] == [f.score for f in r2.frames]
+
+
+def test_video_score_ignores_short_spurious_tracks():
+    s, used = video_score({0: [0.01] * 10, 1: [0.9]}, 0.9, 3)
+    assert s == pytest.approx(0.01) and used == {0}
+    s, used = video_score({0: [0.2], 1: [0.4]}, 0.9, 3)  # only short tracks: they decide
+    assert s == 0.4 and used == {0, 1}
+    assert video_score({}, 0.9, 3) == (None, set())
+
+
+def test_metrics():
+    rows = [{"name": "a", "probability": "0.9", "decision": "fake"},
+            {"name": "b", "probability": "0.2", "decision": "real"},
+            {"name": "c", "probability": "", "decision": "no_face"}]
+    m = metrics(rows, {"a": 1, "b": 0, "c": 1})
+    assert m["n"] == 2 and m["auc"] == 1.0 and m["accuracy"] == 1.0 and m["excluded"] == ["c"]
+    assert m["log_loss"] == pytest.approx(-(np.log(0.9) + np.log(0.8)) / 2, abs=1e-6)
