@@ -446,8 +446,9 @@ def small_model(tmp_path_factory):
 
 
 def test_real_analysis_gives_the_analyze_report(tmp_path, carphone, small_model):
-    from localize.analyze import AnalyzeOptions, analyze_path
+    from localize.analyze import analyze_path
     from localize.model import load_localizer
+    from localize.server.app import analyze_options
 
     settings = ServerSettings(results_dir=str(tmp_path / "results"), model=str(small_model), threads=2)
     with TestClient(create_app(settings)) as c:
@@ -461,7 +462,7 @@ def test_real_analysis_gives_the_analyze_report(tmp_path, carphone, small_model)
         ov = c.get(j["links"]["overlay"])
         assert ov.status_code == 200 and ov.content[4:8] == b"ftyp"
     direct = analyze_path(carphone, tmp_path / "direct", localizer=load_localizer(small_model, threads=2),
-                          options=AnalyzeOptions(**_frames_option(AnalyzeOptions, 8)))
+                          options=analyze_options({"frames": 8}))
     expected = json.loads((tmp_path / "direct" / "report.json").read_text())
     got = j["report"]
     assert set(got) == set(expected)
@@ -469,17 +470,11 @@ def test_real_analysis_gives_the_analyze_report(tmp_path, carphone, small_model)
     assert direct is not None
 
 
-def _frames_option(cls, n):
-    from localize.server.app import _analyze_kwargs
-
-    return _analyze_kwargs(cls, {"frames": n})
-
-
 def _strip_volatile(d):
     """The report minus what legitimately differs between two runs (timings, paths, dates)."""
     if isinstance(d, dict):
         return {k: _strip_volatile(v) for k, v in d.items()
-                if k not in ("timings", "timing", "created", "date", "input", "path", "out_dir", "versions", "elapsed_s")}
+                if k not in ("timings", "created_utc", "input", "path", "out_dir", "versions", "elapsed_s")}
     if isinstance(d, list):
         return [_strip_volatile(v) for v in d]
     if isinstance(d, float):

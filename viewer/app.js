@@ -4,7 +4,8 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { token: sessionStorage.getItem("localize-token") || "", job: null, report: null,
-                fps: 25, nFrames: 1, frames: [], threshold: null, file: null, objectUrls: [] };
+                fps: 25, nFrames: 1, frames: [], threshold: null, file: null, objectUrls: [],
+                ovFps: 25, ovIdx: [], stepped: false, lastSrc: -1 };
 
 // ---------- HTTP ------------------------------------------------------------------
 function authHeaders() { return state.token ? { Authorization: "Bearer " + state.token } : {}; }
@@ -115,8 +116,15 @@ async function showResult(job) {
   const r = job.report || {};
   state.report = r;
   const media = (job.input && job.input.media) || {};
-  state.fps = num(media.fps) || num(pick(r, "fps")) || 25;
-  state.nFrames = num(media.n_frames) || num(pick(r, "n_frames")) || 1;
+  const rin = pick(r, "input") || {};
+  state.fps = num(media.fps) || num(rin.fps) || 25;
+  state.nFrames = num(media.n_frames) || num(rin.n_frames) || 1;
+  // overlay.mp4 holds only the analysed frames: overlay frame k shows source frame ovIdx[k]
+  const ovr = pick(r, "overlay") || {};
+  state.ovIdx = (ovr.frame_indices || []).map(Number);
+  if (!state.ovIdx.length) state.ovIdx = Array.from({ length: state.nFrames }, (_, i) => i);
+  state.ovFps = num(ovr.fps) || state.fps;
+  state.stepped = state.ovIdx.length < state.nFrames;  // sampled frames: the original follows by seeking
   state.frames = frameList(r);
   const v = videoPart(r);
   const op = operatingPoint(r);
@@ -126,8 +134,10 @@ async function showResult(job) {
   const decision = status === "no_face" ? "no_face" : (pick(v, "decision", "label") || "—");
   const verdict = $("verdict");
   verdict.dataset.decision = String(decision).toLowerCase();
-  verdict.textContent = { fake: "FAKE", real: "REAL", no_face: "NO FACE" }[String(decision).toLowerCase()] || String(decision).toUpperCase();
-  $("probability").textContent = status === "no_face" ? "— (no face found)" : pct(num(pick(v, "probability")));
+  verdict.textContent = { fake: "FAKE", real: "REAL", no_face: "NO FACE", uncalibrated: "NO DECISION" }[String(decision).toLowerCase()] || String(decision).toUpperCase();
+  verdict.title = decision === "uncalibrated" ? "the model carries no calibration, so it cannot state a probability or a decision" : "";
+  $("probability").textContent = status === "no_face" ? "— (no face found)"
+    : (decision === "uncalibrated" ? "— (model not calibrated)" : pct(num(pick(v, "probability"))));
   $("score").textContent = fmt(num(pick(v, "score")));
   const opBits = [];
   if (state.threshold !== null) opBits.push("threshold " + fmt(state.threshold));
@@ -137,6 +147,7 @@ async function showResult(job) {
   if (pick(op, "small_sample")) opBits.push("small validation set");
   $("operating-point").textContent = opBits.length ? "Operating point: " + opBits.join(" · ") : "";
   const model = pick(r, "model") || {};
+  state.lastSrc = -1;
   $("model-line").textContent = "Model " + (pick(model, "id", "model_id") || pick(r, "model_id") || "?") +
     " · " + state.frames.length + " frames analysed of " + state.nFrames;
 
@@ -177,20 +188,24 @@ function renderTracks(r) {
   body.innerHTML = "";
   const tracks = trackList(r);
   if (!tracks.length) {
-    body.innerHTML = '<tr><td colspan="4" class="muted">no face tracks</td></tr>';
+    body.innerHTML = '<tr><td colspan="4" class="muted">no face found</td></tr>';
     return;
   }
-  tracks.forEach((t, i) => {
+  for (const t of tracks) {
     const tr = document.createElement("tr");
-    const id = pick(t, "id", "track_id") ?? i;
-    const frames = pick(t, "frames", "frame_indices");
-    const n = Array.isArray(frames) ? frames.length : (num(pick(t, "n_frames")) ?? "?");
-    const first = pick(t, "first_frame", "start"), last = pick(t, "last_frame", "end");
+    const id = pick(t, "track_id", "id") ?? "?";
+    const n = num(pick(t, "n_frames")) ?? (Array.isArray(t.frames) ? t.frames.length : "?");
+    const first = pick(t, "first_frame"), last = pick(t, "last_frame");
     const span = first !== undefined && last !== undefined ? ` (${first}–${last})` : "";
-    const dec = String(pick(t, "decision", "label") || "");
-    tr.innerHTML = `<td>#${id}</td><td>${n}${span}</td><td>${fmt(num(pick(t, "score")))}</td><td class="${dec}">${dec || "—"}</td>`;
+    const fake = pick(t, "fake");
+    const dec = fake === true ? "fake" : fake === false ? "real" : "";
+    const p = num(pick(t, "probability"));
+    const used = pick(t, "used_in_decision") === false ? ' <span class="muted">(too short to decide)</span>' : "";
+    tr.innerHTML = `<td>#${id}</td><td>${n}${span}</td><td>${fmt(num(pick(t, "score")))}</td>` +
+      `<td class="${dec}">${dec ? dec + (p !== null ? " · p " + pct(p) : "") : "—"}${used}</td>`;
+    tr.addEventListener("click", () => { if (first !== undefined) seekFrame(Number(first)); });
     body.appendChild(tr);
-  });
+  }
 }
 
 async function renderSuspicious(job) {
@@ -230,18 +245,37 @@ function setupLinks(job) {
 }
 
 // ---------- player + timeline -----------------------------------------------------------
-function currentFrame() { return Math.min(state.nFrames - 1, Math.max(0, Math.floor($("overlay").currentTime * state.fps + 1e-6))); }
+// Source frame n is what the timeline, the frame label and the report speak of; the
+// overlay video is addressed by its own frame k (ovIdx[k] == n).
+function overlayPos() {
+  const k = Math.floor($("overlay").currentTime * state.ovFps + 1e-4);
+  return Math.min(state.ovIdx.length - 1, Math.max(0, k));
+}
+function currentFrame() { return state.ovIdx.length ? state.ovIdx[overlayPos()] : 0; }
 
-function seekFrame(n) {
-  const t = (n + 0.5) / state.fps;  // the middle of the frame: no rounding onto its neighbour
-  $("overlay").currentTime = t;
+function nearestPos(n) {  // overlay position of the analysed frame nearest to source frame n
+  let lo = 0, hi = state.ovIdx.length - 1;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (state.ovIdx[mid] < n) lo = mid + 1; else hi = mid; }
+  if (lo > 0 && Math.abs(state.ovIdx[lo - 1] - n) <= Math.abs(state.ovIdx[lo] - n)) lo -= 1;
+  return lo;
+}
+
+function seekPos(k) {
+  $("overlay").currentTime = (k + 0.5) / state.ovFps;  // mid-frame: no rounding onto a neighbour
   syncOriginal(true);
   drawTimeline();
 }
+function seekFrame(n) { seekPos(nearestPos(n)); }
 
 function syncOriginal(force) {
   const ov = $("overlay"), orig = $("original");
   if (orig.hidden || !orig.src) return;
+  if (state.stepped) {  // the overlay skips frames: show the same source frame, paused
+    const n = currentFrame();
+    if (force || n !== state.lastSrc) { state.lastSrc = n; orig.currentTime = (n + 0.5) / state.fps; }
+    if (!orig.paused) orig.pause();
+    return;
+  }
   if (force || Math.abs(orig.currentTime - ov.currentTime) > 0.08) orig.currentTime = ov.currentTime;
   if (!ov.paused && orig.paused) orig.play().catch(() => {});
   if (ov.paused && !orig.paused) orig.pause();
@@ -296,7 +330,9 @@ function drawTimeline() {
   g.strokeStyle = "#ffffff"; g.lineWidth = 2;
   g.beginPath(); g.moveTo(X(cur), pad.t); g.lineTo(X(cur), h - pad.b); g.stroke();
   c.dataset.currentFrame = String(cur);
-  $("frame-label").textContent = `frame ${cur} / ${state.nFrames - 1} · ${(cur / state.fps).toFixed(2)} s`;
+  const f = state.frames.find((x) => x.index === cur);
+  $("frame-label").textContent = `frame ${cur} / ${state.nFrames - 1} · ${(cur / state.fps).toFixed(2)} s · ` +
+    (f ? (f.score === null ? "no face" : "score " + fmt(f.score)) : "not analysed");
 }
 
 function timelineClick(ev) {
@@ -318,7 +354,6 @@ function reset() {
   ["overlay", "original"].forEach((id) => { const v = $(id); v.pause(); v.removeAttribute("src"); v.load(); });
   show("result", false); show("error", false); show("progress-panel", false);
   $("original-note").hidden = true;
-  $("file").value = "";
 }
 
 // ---------- wiring ----------------------------------------------------------------------
@@ -326,15 +361,16 @@ function init() {
   const drop = $("drop"), file = $("file");
   drop.addEventListener("click", () => file.click());
   drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") file.click(); });
-  file.addEventListener("change", () => { if (file.files.length) { reset(); upload(file.files[0]); } });
+  file.addEventListener("change", () => { const f = file.files[0]; if (f) { reset(); upload(f); } });
   ["dragenter", "dragover"].forEach((n) => drop.addEventListener(n, (e) => { e.preventDefault(); drop.classList.add("over"); }));
   ["dragleave", "drop"].forEach((n) => drop.addEventListener(n, (e) => { e.preventDefault(); drop.classList.remove("over"); }));
   drop.addEventListener("drop", (e) => { const f = e.dataTransfer.files[0]; if (f) { reset(); upload(f); } });
   $("opacity").addEventListener("input", applyOpacity);
   $("timeline").addEventListener("click", timelineClick);
   $("play").addEventListener("click", () => { const ov = $("overlay"); if (ov.paused) ov.play(); else ov.pause(); syncOriginal(true); });
-  $("prev").addEventListener("click", () => { $("overlay").pause(); seekFrame(Math.max(0, currentFrame() - 1)); });
-  $("next").addEventListener("click", () => { $("overlay").pause(); seekFrame(Math.min(state.nFrames - 1, currentFrame() + 1)); });
+  // step through the analysed frames (the ones with a heatmap)
+  $("prev").addEventListener("click", () => { $("overlay").pause(); seekPos(Math.max(0, overlayPos() - 1)); });
+  $("next").addEventListener("click", () => { $("overlay").pause(); seekPos(Math.min(state.ovIdx.length - 1, overlayPos() + 1)); });
   document.addEventListener("keydown", (e) => {
     if ($("result").hidden || e.target.tagName === "INPUT") return;
     if (e.key === "ArrowLeft") $("prev").click();
@@ -343,9 +379,10 @@ function init() {
   });
   $("overlay").addEventListener("seeked", () => { syncOriginal(true); drawTimeline(); });
   $("overlay").addEventListener("loadeddata", drawTimeline);
-  $("again").addEventListener("click", reset);
+  $("again").addEventListener("click", () => { reset(); $("file").value = ""; show("upload"); });
   $("token").value = state.token;
-  $("token-save").addEventListener("click", () => {
+  $("token-form").addEventListener("submit", (e) => {
+    e.preventDefault();
     state.token = $("token").value.trim();
     sessionStorage.setItem("localize-token", state.token);
     $("auth").hidden = true; show("error", false);

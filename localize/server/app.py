@@ -60,78 +60,79 @@ def find_viewer(override: str | None = None) -> Path | None:
 
 
 def default_analyze(settings: ServerSettings) -> tuple[AnalyzeFn, dict[str, Any]]:
-    """Load the model once for this process and wrap ``localize.analyze.analyze_path``."""
-    from ..analyze import AnalyzeOptions, analyze_path
-    from ..model import load_localizer
+    """Load the model once for this process (one onnxruntime session; a .pt checkpoint is
+    exported once to the ONNX cache) and wrap ``localize.analyze.analyze_path``."""
+    import threading
+
+    from ..analyze import analyze_path, open_localizer
 
     threads = settings.threads or max(1, (os.cpu_count() or 1))
-    localizer = load_localizer(settings.model, threads=threads)
+    localizer = open_localizer(settings.model, backend="onnx", threads=threads)
     info = dict(model_id=localizer.model_id, sha256=localizer.sha256, backend=localizer.backend,
-                path=Path(localizer.path).name)
+                file=Path(localizer.path).name, calibrated=bool(localizer.calibration))
+    local = threading.local()  # one face detector per runner thread (dlib objects are not shared)
 
     def run(input_path: Path, out_dir: Path, status: dict[str, Any], progress) -> dict[str, Any] | None:
-        options = AnalyzeOptions(**_analyze_kwargs(AnalyzeOptions, status.get("options") or {}))
-        report = analyze_path(input_path, out_dir, localizer=localizer, options=options,
-                              progress=_progress_adapter(progress))
-        return _summary(report, out_dir)
+        from ..faces import FaceAnalyzer
+
+        options = analyze_options(status.get("options") or {})
+        if getattr(local, "analyzer", None) is None:
+            local.analyzer = FaceAnalyzer(detect_side=options.detect_side)
+        analyze_path(input_path, out_dir, localizer=localizer, options=options,
+                     progress=stage_progress(progress), analyzer=local.analyzer)
+        return finish_report(out_dir, status, localizer)
 
     return run, info
 
 
-def _analyze_kwargs(options_cls, opts: dict[str, Any]) -> dict[str, Any]:
-    """Map the request's frame selection onto whatever fields AnalyzeOptions has."""
-    import dataclasses
+def analyze_options(opts: dict[str, Any]):
+    """The request's frame selection as AnalyzeOptions: ``frames`` N evenly spaced, or
+    ``every`` n-th frame; the analysis default (32 evenly spaced) otherwise."""
+    from ..analyze import AnalyzeOptions
 
-    names = {f.name for f in dataclasses.fields(options_cls)} if dataclasses.is_dataclass(options_cls) else set()
-    out: dict[str, Any] = {}
-    if "every" in opts and opts["every"]:
-        for n in ("every", "frame_every"):
-            if n in names:
-                out[n] = int(opts["every"])
-                break
-        for n in ("count", "frames", "frame_count", "n_frames"):
-            if n in names:
-                out[n] = None
-                break
-    elif "frames" in opts and opts["frames"]:
-        for n in ("count", "frames", "frame_count", "n_frames"):
-            if n in names:
-                out[n] = int(opts["frames"])
-                break
-    return out
+    if opts.get("every"):
+        return AnalyzeOptions(frames="every", every=int(opts["every"]))
+    if opts.get("frames"):
+        return AnalyzeOptions(frames="count", count=int(opts["frames"]))
+    return AnalyzeOptions()
 
 
-def _progress_adapter(progress):
-    def cb(*args, **kwargs):
-        stage = kwargs.get("stage", "")
-        nums = [a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool)]
-        strs = [a for a in args if isinstance(a, str)]
-        if strs:
-            stage = strs[0]
-        if "fraction" in kwargs:
-            frac = float(kwargs["fraction"])
-        elif len(nums) >= 2 and nums[1]:
-            frac = nums[0] / nums[1]
-        elif nums:
-            frac = float(nums[0])
-        else:
-            return
-        progress(frac, stage)
+# Share of the job's progress bar each analysis stage fills (faces, then model+overlay, then files).
+STAGES = {"faces": (0.0, 0.45), "model": (0.45, 0.93), "write": (0.93, 1.0)}
+
+
+def stage_progress(progress):
+    """Adapt analyze's ``progress(stage, done, total)`` to one monotone fraction."""
+    def cb(stage: str, done: int, total: int) -> None:
+        lo, hi = STAGES.get(stage, (0.0, 1.0))
+        progress(lo + (hi - lo) * (done / total if total else 1.0), stage)
     return cb
 
 
-def _summary(report: Any, out_dir: Path) -> dict[str, Any] | None:
-    """A few headline fields for the status (the full report is read from report.json)."""
-    d = None
+def finish_report(out_dir: Path, status: dict[str, Any], localizer) -> dict[str, Any] | None:
+    """Replace server-side paths in report.json by the client's file name and the model's
+    file name (clients need not learn the server's layout); return headline fields."""
+    from ..fileio import write_json
+
     path = out_dir / "report.json"
-    if path.exists():
-        d = json.loads(path.read_text(encoding="utf-8"))
-    elif hasattr(report, "to_dict"):
-        d = report.to_dict()
-    if not isinstance(d, dict):
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return None
-    video = d.get("video", d)
-    return {k: video.get(k) for k in ("status", "decision", "probability", "score", "threshold") if k in video}
+    name = (status.get("input") or {}).get("filename") or "upload"
+    if isinstance(report.get("input"), dict):
+        report["input"]["path"] = name
+        report["input"]["name"] = name
+    if isinstance(report.get("model"), dict) and report["model"].get("path"):
+        report["model"]["path"] = Path(report["model"]["path"]).name
+    write_json(path, report)
+    return _summary(report)
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    """A few headline fields for the status (the full report is served once done)."""
+    video = report.get("video") if isinstance(report.get("video"), dict) else report
+    return {k: video.get(k) for k in ("status", "decision", "probability", "score") if k in video}
 
 
 def create_app(settings: ServerSettings, *, analyze: AnalyzeFn | None = None,
