@@ -129,10 +129,23 @@ class OffsetMonitor:
         return int(np.median(bests)) if bests else 0
 
 
-def noise_level(original: np.ndarray, manipulated: np.ndarray, exclude: list[tuple[float, float, float, float]],
-                stride: int = 4) -> float | None:
-    """Mean absolute difference (max over RGB, grey levels) outside the ``exclude``
-    boxes on a ``stride`` grid: compression/codec noise of the pair. None when the
+@dataclass
+class NoiseSample:
+    """Difference statistics outside the faces in one frame (grey levels)."""
+
+    raw_mean: float   # mean |difference| (max over RGB): the codec/compression noise level
+    blur_mean: float  # mean and spread of the same difference after the derivation's blur,
+    blur_std: float   # which is what the threshold is compared with
+    blur_scale: float = 1.0  # the blur was widened by this factor (noisy pairs)
+
+
+def noise_stats(original: np.ndarray, manipulated: np.ndarray, exclude: list[tuple[float, float, float, float]],
+                sigma: float, stride: int = 4, *, target_std: float = 0.0, max_scale: float = 3.0) -> NoiseSample | None:
+    """Noise outside the ``exclude`` boxes on a ``stride`` grid: the raw difference
+    level and its distribution after a Gaussian blur of ``sigma`` (full-resolution
+    pixels). With ``target_std``, a blurred spread above it widens the blur (up to
+    ``max_scale``) until the spread drops to it: heavy compression noise is averaged
+    out instead of raising the threshold above the manipulation itself. None when the
     boxes cover (nearly) the whole frame."""
     import cv2
 
@@ -140,10 +153,18 @@ def noise_level(original: np.ndarray, manipulated: np.ndarray, exclude: list[tup
     b = manipulated[::stride, ::stride]
     d = cv2.absdiff(a, b).max(axis=2)
     keep = np.ones(d.shape, bool)
-    h, w = d.shape
     for x0, y0, x1, y1 in exclude:
         keep[max(0, int(y0 // stride)):max(0, int(np.ceil(y1 / stride))),
              max(0, int(x0 // stride)):max(0, int(np.ceil(x1 / stride)))] = False
     if keep.sum() < 0.05 * keep.size:
         return None
-    return float(d[keep].mean())
+    df = d.astype(np.float32)
+    scale = 1.0
+    while True:
+        bl = cv2.GaussianBlur(df, (0, 0), max(0.3, scale * sigma / stride))
+        v = bl[keep]
+        std = float(v.std())
+        if not target_std or std <= target_std or scale >= max_scale:
+            break
+        scale = min(max_scale, scale * 1.5)
+    return NoiseSample(float(d[keep].mean()), float(v.mean()), std, scale)

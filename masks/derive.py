@@ -12,8 +12,11 @@ The recipe (each step answers a failure seen on real data):
    lives everywhere: restricting to it removes nearly all false positives.
 3. **Noise-adaptive threshold**: the per-pixel difference (max over RGB) is
    Gaussian-blurred at a scale relative to the face size and thresholded at
-   ``max(t_min, noise_k x noise)``, where noise is the mean difference outside the
-   faces (about 0 in raw FF++, 2 in c23, 4 in c40, 3 in VP9), smoothed over frames.
+   ``max(t_min, mean + noise_z x std)`` of the same blurred difference measured
+   outside the faces (the pair's codec noise: about 0 in raw FF++, 3 in c23, 7 in
+   c40, 4.5 in the VP9 GHOST pairs, max over RGB), smoothed over frames. When that
+   noise stays spread out after blurring (heavy compression), the blur is widened
+   (up to 3x) first, so noise is averaged away rather than out-thresholding the fake.
 4. **Shape**: components smaller than a fraction of the face are dropped (noise
    speckle), and the rest are closed into their convex hull per face (MSCCNet-style
    fill): manipulations replace a face-shaped or box-shaped region whose interior can
@@ -37,7 +40,7 @@ from localize.errors import InputError
 from localize.faces import Box, FaceAnalyzer, box_iou
 from localize.video import is_image, iter_frames, read_image
 
-from .align import Alignment, AlignmentError, OffsetMonitor, check_static, noise_level
+from .align import Alignment, AlignmentError, NoiseSample, OffsetMonitor, check_static, noise_stats
 
 
 @dataclass
@@ -46,7 +49,9 @@ class MaskParams:
 
     blur: float = 0.02            # Gaussian sigma of the difference map, fraction of face size
     t_min: float = 1.0            # lowest threshold, grey levels (raw/lossless pairs)
-    noise_k: float = 5.0          # threshold = max(t_min, noise_k * noise outside the faces)
+    noise_z: float = 4.5          # threshold = max(t_min, mean + noise_z * std of the blurred noise)
+    noise_std: float = 2.0        # widen the blur (up to max_blur_scale x) until the noise std is below this
+    max_blur_scale: float = 3.0
     forehead: float = 0.2         # brows raised by this fraction of the brow-chin distance
     region_dilate: float = 0.0    # face region dilation, fraction of face size
     min_component: float = 0.01   # drop changed blobs below this fraction of the face area
@@ -254,7 +259,7 @@ def _shape(c: np.ndarray, how: str) -> np.ndarray:
 
 
 def derive_frame(original: np.ndarray, manipulated: np.ndarray, faces: list[np.ndarray], threshold: float,
-                 params: MaskParams, *, want_soft: bool = False) -> tuple[np.ndarray, np.ndarray | None, list[Box]]:
+                 params: MaskParams, *, want_soft: bool = False, blur_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray | None, list[Box]]:
     """Mask of one aligned frame pair given the faces' landmarks and a threshold."""
     import cv2
 
@@ -267,7 +272,7 @@ def derive_frame(original: np.ndarray, manipulated: np.ndarray, faces: list[np.n
         x0, y0, x1, y1 = _landmark_box(pts)
         size = max(x1 - x0, y1 - y0, 8.0)
         boxes.append((x0, y0, x1, y1))
-        sigma = max(0.5, params.blur * size)
+        sigma = max(0.5, params.blur * size * blur_scale)
         dil = int(round(params.region_dilate * size))
         pad = dil + int(3 * sigma) + 2
         rx0, ry0 = max(0, int(x0) - pad), max(0, int(y0) - pad)
@@ -293,7 +298,7 @@ def derive_frame(original: np.ndarray, manipulated: np.ndarray, faces: list[np.n
         mask[ry0:ry1, rx0:rx1] |= _shape(c, params.shape)
     if not faces and params.no_face == "frame":
         d = cv2.absdiff(original, manipulated).max(axis=2)
-        sigma = max(0.5, params.blur * 0.25 * min(h, w))
+        sigma = max(0.5, params.blur * 0.25 * min(h, w) * blur_scale)
         b = cv2.GaussianBlur(d.astype(np.float32), (0, 0), sigma)
         c = _filter_components(b > threshold, 1e-3 * h * w)
         mask = _shape(c, "fill")
@@ -320,7 +325,7 @@ def iter_derive(original: str | Path, manipulated: str | Path, params: MaskParam
     n = alignment.n_frames
     monitor = OffsetMonitor(n, window=params.offset_window, checkpoints=params.offset_checks, path=manipulated)
     recent: deque = deque(maxlen=max(1, params.noise_window))
-    fallback_noise = None
+    fallback = None
     a_iter = iter_frames(original)
     b_iter = iter_frames(manipulated)
     try:
@@ -338,20 +343,20 @@ def iter_derive(original: str | Path, manipulated: str | Path, params: MaskParam
                                                   f"{fa.shape[1]}x{fa.shape[0]}")
             monitor.update(k, fa, fb)
             faces = follower.step(k, fa)
-            boxes = [_landmark_box(face_hull_points(l, params.forehead)) for l in faces]
-            excl = [_grow(b, 0.35) for b in boxes]
-            nz = noise_level(fa, fb, excl)
-            if nz is not None:
-                recent.append(nz)
-                stats.noise.append(nz)
+            ns = _noise(fa, fb, faces, params)
+            if ns is not None:
+                recent.append((_threshold(ns, params), ns.blur_scale))
+                stats.noise.append(ns.raw_mean)
             if recent:
-                level = float(np.median(recent))
+                thr = float(np.median([t for t, _ in recent]))
+                scale = float(np.median([s for _, s in recent]))
             else:
-                if fallback_noise is None:  # faces fill the frame: use the border ring
-                    fallback_noise = noise_level(fa, fb, [_grow((0, 0, fa.shape[1], fa.shape[0]), -0.1)]) or 0.0
-                level = fallback_noise
-            thr = max(params.t_min, params.noise_k * level)
-            mask, soft, boxes = derive_frame(fa, fb, faces, thr, params, want_soft=params.soft)
+                if fallback is None:  # faces fill the frame: use the border ring
+                    fb_ns = _noise(fa, fb, faces, params, border_only=True)
+                    fallback = (_threshold(fb_ns, params), fb_ns.blur_scale) if fb_ns else (params.t_min, 1.0)
+                thr, scale = fallback
+            nz = ns.raw_mean if ns else None
+            mask, soft, boxes = derive_frame(fa, fb, faces, thr, params, want_soft=params.soft, blur_scale=scale)
             stats.thresholds.append(thr)
             stats.areas.append(np.count_nonzero(mask) / mask.size)
             if not faces:
@@ -364,6 +369,24 @@ def iter_derive(original: str | Path, manipulated: str | Path, params: MaskParam
     finally:
         a_iter.close()
         b_iter.close()
+
+
+def _noise(a: np.ndarray, b: np.ndarray, faces: list[np.ndarray], params: MaskParams, *,
+           border_only: bool = False) -> NoiseSample | None:
+    """Noise outside the faces, blurred like the face regions will be."""
+    h, w = a.shape[:2]
+    boxes = [_landmark_box(face_hull_points(l, params.forehead)) for l in faces]
+    if border_only:
+        excl = [_grow((0, 0, w, h), -0.1)]
+    else:
+        excl = [_grow(bx, 0.35) for bx in boxes]
+    size = float(np.median([max(x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes])) if boxes else 0.25 * min(h, w)
+    return noise_stats(a, b, excl, max(0.5, params.blur * size), target_std=params.noise_std,
+                       max_scale=params.max_blur_scale)
+
+
+def _threshold(ns: NoiseSample, params: MaskParams) -> float:
+    return max(params.t_min, ns.blur_mean + params.noise_z * ns.blur_std)
 
 
 def _grow(box: Box, frac: float) -> Box:
@@ -415,12 +438,11 @@ def derive_image_masks(original: str | Path | np.ndarray, manipulated: str | Pat
                                        f"{a.shape[1]}x{a.shape[0]} ({names[0]})")
     analyzer = analyzer or FaceAnalyzer()
     faces = FaceFollower(analyzer, 1, params.detect_side).step(0, a)
-    boxes = [_landmark_box(face_hull_points(l, params.forehead)) for l in faces]
-    nz = noise_level(a, b, [_grow(bx, 0.35) for bx in boxes])
-    if nz is None:
-        nz = noise_level(a, b, [_grow((0, 0, a.shape[1], a.shape[0]), -0.1)]) or 0.0
-    thr = max(params.t_min, params.noise_k * nz)
-    mask, soft, boxes = derive_frame(a, b, faces, thr, params, want_soft=params.soft)
+    ns = _noise(a, b, faces, params) or _noise(a, b, faces, params, border_only=True)
+    thr = _threshold(ns, params) if ns else params.t_min
+    nz = ns.raw_mean if ns else 0.0
+    mask, soft, boxes = derive_frame(a, b, faces, thr, params, want_soft=params.soft,
+                                     blur_scale=ns.blur_scale if ns else 1.0)
     al = Alignment(width=a.shape[1], height=a.shape[0], n_original=1, n_manipulated=1, n_frames=1)
     return DerivedMasks(masks=mask[None], soft=None if soft is None else soft[None],
                         areas=np.array([mask.mean()]), alignment=al, params=params, fps=1.0,
