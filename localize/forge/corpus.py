@@ -375,7 +375,7 @@ def make_fake(job: dict, out: str, cfg: Config) -> dict:
 
 def split_identities(identities: list[str], n_reals: dict[str, int], seed: int) -> dict[str, str]:
     """identity -> split. 3+ identities: ~70/15/15 with at least one each in val and
-    test; 2: the one with more videos trains, the other is both val and test
+    test (two each from 6 identities on); 2: the one with more videos trains, the other is both val and test
     (``"val+test"``); 1: train only."""
     ids = sorted(identities)
     if len(ids) == 1:
@@ -384,8 +384,11 @@ def split_identities(identities: list[str], n_reals: dict[str, int], seed: int) 
         a, b = sorted(ids, key=lambda i: (-n_reals.get(i, 0), i))
         return {a: "train", b: "val+test"}
     order = [ids[i] for i in _rng(seed, "splits").permutation(len(ids))]
-    n_val = max(1, round(0.15 * len(ids)))
-    n_test = max(1, round(0.15 * len(ids)))
+    # two identities per held-out split as soon as there are 6, so a face swap finds a
+    # source identity inside its own split
+    least = 2 if len(ids) >= 6 else 1
+    n_val = max(least, round(0.15 * len(ids)))
+    n_test = max(least, round(0.15 * len(ids)))
     out = {}
     for k, ident in enumerate(order):
         out[ident] = "val" if k < n_val else "test" if k < n_val + n_test else "train"
