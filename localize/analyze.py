@@ -69,6 +69,7 @@ class AnalyzeOptions:
     overlay_max_side: int = 1280
     overlay_min_side: int = 480  # small videos are upscaled so the labels stay readable
     overlay_crf: int = 23
+    overlay_preset: str = "veryfast"  # x264 preset of overlay.mp4 (speed vs file size)
     key_frames: int = 8
     heat_opacity: float = 0.6
     min_track_frames: int = 3  # shorter tracks (spurious detections) do not decide, unless none is longer
@@ -331,7 +332,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     if opts.overlay:
         from .video import VideoWriter
 
-        writer = VideoWriter(work / OVERLAY_MP4, overlay_fps, crf=opts.overlay_crf, preset="veryfast")
+        writer = VideoWriter(work / OVERLAY_MP4, overlay_fps, crf=opts.overlay_crf, preset=opts.overlay_preset)
         writer.__enter__()
     try:
         source = iter(kept) if keep else timed_frames(False)
