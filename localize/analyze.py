@@ -72,6 +72,7 @@ class AnalyzeOptions:
     overlay_preset: str = "veryfast"  # x264 preset of overlay.mp4 (speed vs file size)
     key_frames: int = 8
     heat_opacity: float = 0.6
+    smooth_window: int = 5  # landmarks averaged over this many consecutive frames, as in training
     min_track_frames: int = 3  # shorter tracks (spurious detections) do not decide, unless none is longer
     memory_budget_mb: int = 512  # above it frames are decoded twice instead of kept in memory
 
@@ -208,15 +209,75 @@ def video_score(track_scores: dict[int, list[float]], q: float, min_frames: int)
     return D.aggregate_video([D.aggregate_track(track_scores[t], q) for t in used]), used
 
 
-def _face_crops(tracks) -> dict[int, list[tuple[int, np.ndarray, bool]]]:
+def _face_crops(tracks, window: int = 5) -> dict[int, list[tuple[int, np.ndarray, bool]]]:
     """frame index -> [(track id, smoothed landmarks, freshly detected)]."""
     from .faces import smooth_landmarks
 
     per_frame: dict[int, list[tuple[int, np.ndarray, bool]]] = {}
     for t in tracks:
-        lms = smooth_landmarks(t)
+        lms = smooth_landmarks(t, window) if window > 1 else t.landmarks
         for idx, l in lms.items():
             per_frame.setdefault(idx, []).append((t.track_id, l, idx in t.detected))
+    return per_frame
+
+
+def _windowed_faces(analyzer, frames: Iterator[tuple[int, np.ndarray]], windows: dict[int, list[int]],
+                    window: int, min_iou: float = 0.1) -> dict[int, list[tuple[int, np.ndarray, bool]]]:
+    """Landmarks of every face at each sampled frame from its own short window (one
+    detection at the window start, tracked through it, averaged over it: the
+    training crop rule of localize.data.face_landmarks), then faces linked across
+    samples into tracks by box IoU (greedy, best first). Holds one window of frames."""
+    from .faces import box_iou, landmark_box, smooth_landmarks, track_faces
+
+    samples = sorted(windows)
+    buf: dict[int, np.ndarray] = {}
+    per_sample: dict[int, list[tuple[np.ndarray, bool]]] = {}
+    k = 0
+
+    def close(i: int) -> None:
+        seq = [(j, buf[j]) for j in windows[i] if j in buf]
+        found = []
+        if any(j == i for j, _ in seq):
+            for t in track_faces(analyzer, iter(seq), detect_every=max(1, len(seq)), landmarks=True):
+                if i in t.landmarks:
+                    found.append((smooth_landmarks(t, window)[i], i in t.detected))
+        per_sample[i] = found
+
+    for idx, img in frames:
+        buf[idx] = img
+        while k < len(samples) and windows[samples[k]][-1] <= idx:
+            close(samples[k])
+            k += 1
+            nxt = windows[samples[k]][0] if k < len(samples) else idx + 1
+            for j in [j for j in buf if j < nxt]:
+                del buf[j]
+    while k < len(samples):  # a truncated stream: close what is left
+        close(samples[k])
+        k += 1
+    buf.clear()
+
+    per_frame: dict[int, list[tuple[int, np.ndarray, bool]]] = {}
+    last: dict[int, tuple] = {}  # track id -> last box
+    n_tracks = 0
+    for i in samples:
+        faces = per_sample.get(i, [])
+        boxes = [landmark_box(l) for l, _ in faces]
+        pairs = sorted(((box_iou(b, tb), fi, tid) for fi, b in enumerate(boxes) for tid, tb in last.items()),
+                       reverse=True)
+        assigned: dict[int, int] = {}
+        used: set[int] = set()
+        for iou, fi, tid in pairs:
+            if iou < min_iou or fi in assigned or tid in used:
+                continue
+            assigned[fi] = tid
+            used.add(tid)
+        for fi, (l, det) in enumerate(faces):
+            if fi not in assigned:
+                assigned[fi] = n_tracks
+                n_tracks += 1
+            tid = assigned[fi]
+            last[tid] = boxes[fi]
+            per_frame.setdefault(i, []).append((tid, l, det))
     return per_frame
 
 
@@ -292,9 +353,17 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     keep = len(indices) * info.width * info.height * 3 <= opts.memory_budget_mb * 2 ** 20
     kept: list[tuple[int, np.ndarray]] = []
     decoded: list[int] = []
+    # Sparse samples (frames > 2 apart): each sampled frame's landmarks come from its
+    # own window of ``smooth_window`` consecutive frames, tracked and averaged exactly
+    # as localize.data builds training crops; the windows' faces are then linked.
+    half = max(0, opts.smooth_window // 2)
+    sparse = not info.is_image and detect_every == 1 and half > 0 and float(np.median(steps)) > 2
+    wanted = set(indices)
+    windows = {i: [j for j in range(i - half, i + half + 1) if 0 <= j < info.n_frames] for i in indices}
+    decode_list = sorted({j for w in windows.values() for j in w}) if sparse else indices
 
     def timed_frames(store: bool) -> Iterator[tuple[int, np.ndarray]]:
-        it = iter_frames(path, indices)
+        it = iter_frames(path, decode_list if store else indices)
         while True:
             t0, c0 = time.perf_counter(), time.process_time()
             try:
@@ -303,7 +372,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                 timer.add("decode", time.perf_counter() - t0, time.process_time() - c0)
                 return
             timer.add("decode", time.perf_counter() - t0, time.process_time() - c0)
-            if store:
+            if store and idx in wanted:
                 decoded.append(idx)
                 if keep:
                     kept.append((idx, img))
@@ -312,10 +381,13 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
 
     # Pass 1: decode the chosen frames, detect and track faces.
     t0, c0, d0, dc0 = time.perf_counter(), time.process_time(), timer.t["decode"], timer.cpu["decode"]
-    tracks = track_faces(analyzer, timed_frames(True), detect_every=detect_every, landmarks=True)
+    if sparse:
+        faces_at = _windowed_faces(analyzer, timed_frames(True), windows, opts.smooth_window)
+    else:
+        tracks = track_faces(analyzer, timed_frames(True), detect_every=detect_every, landmarks=True)
+        faces_at = _face_crops(tracks, opts.smooth_window)
     timer.add("faces", time.perf_counter() - t0 - (timer.t["decode"] - d0),
               time.process_time() - c0 - (timer.cpu["decode"] - dc0))
-    faces_at = _face_crops(tracks)
 
     # Pass 2: crop, predict in batches, score, draw.
     fps = info.fps if not info.is_image else 1.0
@@ -495,7 +567,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
               "track_quantile": q,
               "video_score": f"max over tracks with >= {opts.min_track_frames} frames (or the longest tracks)",
               "decision": "fake iff video score > operating_point.threshold",
-              "crop": "crop_box(landmark_box(smoothed 68 landmarks), 1.3), square, resized to input_size"},
+              "crop": "crop_box(landmark_box(68 landmarks averaged over a window of smooth_window frames), 1.3), "
+                      "square, resized to input_size (the training crop rule, localize.data)"},
         options=dataclasses.asdict(opts) | {"detect_every_used": detect_every},
         frames=frames_out,
         tracks=tracks_out,

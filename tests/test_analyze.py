@@ -215,3 +215,19 @@ def test_metrics():
     m = metrics(rows, {"a": 1, "b": 0, "c": 1})
     assert m["n"] == 2 and m["auc"] == 1.0 and m["accuracy"] == 1.0 and m["excluded"] == ["c"]
     assert m["log_loss"] == pytest.approx(-(np.log(0.9) + np.log(0.8)) / 2, abs=1e-6)
+
+
+def test_crop_rule_is_the_training_rule(carphone, loc, face_analyzer, tmp_path):
+    """Sampled frames are cropped exactly as localize.data crops training frames."""
+    from localize.data import face_landmarks
+    from localize.faces import crop_box, landmark_box
+
+    rep = analyze_path(carphone, tmp_path / "o", localizer=loc, options=AnalyzeOptions(count=5, overlay=False),
+                       analyzer=face_analyzer)
+    idx = [f.index for f in rep.frames if f.faces]
+    assert len(idx) >= 4
+    train = face_landmarks(face_analyzer, carphone, idx)
+    for f in rep.frames:
+        if f.faces:
+            want = crop_box(landmark_box(train[f.index]), 1.3)
+            np.testing.assert_allclose(f.faces[0].crop_box, want, atol=0.02)
