@@ -77,8 +77,9 @@ def track_landmarks(analyzer: FaceAnalyzer, frames: np.ndarray, *, detect_every:
     return np.array(best), np.stack([sm[i] for i in best]).astype(np.float64)
 
 
-def plausible(lms: np.ndarray, shape: tuple[int, ...], min_face: float = 40.0) -> bool:
-    """Landmarks inside the frame and of a usable size."""
+def plausible(lms: np.ndarray, shape: tuple[int, ...], min_face: float = 64.0) -> bool:
+    """Landmarks inside the frame and of a usable size (a face under 64 px is mush
+    after warping and compression, and too small for any detector's crop)."""
     h, w = shape[:2]
     span = lms.max(0) - lms.min(0)
     inside = (lms[:, 0] > -0.05 * w).all() and (lms[:, 0] < 1.05 * w).all() and \
@@ -140,7 +141,7 @@ def face_video(analyzer: FaceAnalyzer, frames: np.ndarray, fps: float, *, name: 
         raise SourceSkipped(name or None, f"the face is tracked in only {len(idx)} consecutive frames (< {min_frames})")
     ok = [plausible(l, frames.shape[1:]) for l in lms]
     if not all(ok):
-        raise SourceSkipped(name or None, "the face is too small or leaves the frame")
+        raise SourceSkipped(name or None, "the face is smaller than 64 px or leaves the frame")
     return FaceVideo(frames[idx], lms, fps, identity, name, info={"first_frame": int(idx[0])})
 
 

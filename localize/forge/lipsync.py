@@ -4,7 +4,8 @@ The mouth and jaw follow a driving video's mouth motion (or a generated talking
 trajectory); the lower-face box is rebuilt from the warped frame with a retrieved real
 mouth, then passed through the generator's resolution (Wav2Lip renders a 96x96 face,
 so the box is resampled at 96 px per face width) with a slight tone drift, and pasted
-back with feathered box edges. The mask is that feathered box.
+back with feathered box edges, cut by the feathered lower-face hull (the paste never
+spills onto the neck or the background). The mask is that feathered region.
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def draw_params(rng: np.random.Generator) -> LipSyncParams:
         gain=float(rng.uniform(1.0, 1.4)),
         render_px=int(rng.choice([96, 96, 128])),
         feather=float(rng.uniform(0.03, 0.05)),
-        tone=(float(rng.uniform(-2.0, 2.0)), float(rng.uniform(-1.5, 1.5)), float(rng.uniform(-1.5, 1.5))),
+        tone=(float(rng.choice([-1, 1]) * rng.uniform(1.5, 3.5)), float(rng.uniform(-1.5, 1.5)),
+              float(rng.uniform(-1.5, 1.5))),
         top=float(rng.uniform(0.4, 0.9)),
     )
 
@@ -93,7 +95,7 @@ def forge(target: FaceVideo, driver: FaceVideo | None, rng: np.random.Generator,
         roi = lower_box(real, new, frame.shape, p.top)
         x0, y0, x1, y1 = roi
         tris = g.triangulate(g.with_frame_points(new, roi))
-        face = reenact.render_face(target, i, new, tris, bank, 0.0, roi, 0.0)
+        face = reenact.render_face(target, i, new, tris, bank, 0.0, roi)
         # generator resolution: p.render_px pixels across the face
         scale = min(1.0, p.render_px / g.face_size(real))
         sw, sh = max(2, int(round((x1 - x0) * scale))), max(2, int(round((y1 - y0) * scale)))
@@ -101,7 +103,13 @@ def forge(target: FaceVideo, driver: FaceVideo | None, rng: np.random.Generator,
         face = cv2.resize(low, (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC)
         lab = g.to_lab(face) + np.asarray(p.tone, np.float32)
         face = g.to_rgb(lab)
-        w = g.cut_weights(box_weight(roi, frame.shape, p.feather * g.face_size(real)))
+        size = g.face_size(real)
+        box = box_weight(roi, frame.shape, p.feather * size)
+        # the paste stays on the face: the box is cut by the lower-face hull (jaw line,
+        # real and driven, plus the nose), as face-parsing blends of Wav2Lip output do
+        lower = np.concatenate([real[1:16], new[1:16], real[28:36]])
+        hull = g.fill_hull((y1 - y0, x1 - x0), lower, offset=(x0, y0))
+        w = g.cut_weights(box * g.feather(hull, sigma=p.feather * size, erode=p.feather * size))
         out = frame.copy()
         out[y0:y1, x0:x1] = g.blend(frame[y0:y1, x0:x1], face, w)
         weight = np.zeros(frame.shape[:2], np.float32)

@@ -51,8 +51,8 @@ def draw_params(rng: np.random.Generator) -> SelfBlendParams:
     return SelfBlendParams(
         hull=int(rng.choice([0, 0, 1, 1, 2, 3])),
         forehead=float(rng.uniform(0.12, 0.3)),
-        rgb_shift=tuple(float(v) for v in rng.uniform(-10, 10, 3)),
-        hsv_shift=(float(rng.uniform(-4, 4)), float(rng.uniform(0.85, 1.15)), float(rng.uniform(0.88, 1.12))),
+        rgb_shift=_shift(rng),
+        hsv_shift=(float(rng.uniform(-4, 4)), float(rng.uniform(0.9, 1.1)), float(rng.uniform(0.9, 1.1))),
         brightness=float(rng.uniform(-0.08, 0.08)),
         contrast=float(rng.uniform(0.9, 1.1)),
         sharp=sharp,
@@ -64,6 +64,13 @@ def draw_params(rng: np.random.Generator) -> SelfBlendParams:
         ratio=float(rng.choice([0.5, 0.75, 1.0, 1.0, 1.0])),
         seed=int(rng.integers(0, 2**31 - 1)),
     )
+
+
+def _shift(rng: np.random.Generator) -> tuple[float, float, float]:
+    """RGB shift of 5-12 levels (L2) in a random direction: never a no-op alteration."""
+    v = rng.standard_normal(3)
+    v = v / max(np.linalg.norm(v), 1e-6) * rng.uniform(5, 12)
+    return tuple(float(x) for x in v)
 
 
 def self_blend(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator,
