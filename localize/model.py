@@ -63,15 +63,21 @@ def build_model(cfg: ModelConfig):
     return model
 
 
-def save_checkpoint(path: str | Path, model, cfg: ModelConfig, **meta: Any) -> None:
-    """Atomic checkpoint: weights (fp32) + config + whatever metadata the trainer adds
-    (training config, data manifest hash, versions, metrics, calibration)."""
+def save_checkpoint(path: str | Path, model, cfg: ModelConfig, *, half: bool = False, **meta: Any) -> None:
+    """Atomic checkpoint: weights + config + whatever metadata the trainer adds
+    (training config, data manifest hash, versions, metrics, calibration).
+
+    ``half=True`` stores floating-point tensors as fp16 (half the file, for the shipped
+    model); ``load_checkpoint`` always returns an fp32 model."""
     import torch
 
     from .fileio import versions
 
     state = {k: v.detach().cpu() for k, v in _unwrap(model).state_dict().items()}
-    payload = {"state_dict": state, "model_config": dataclasses.asdict(cfg), "versions": versions(), **meta}
+    if half:
+        state = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
+    payload = {"state_dict": state, "model_config": dataclasses.asdict(cfg), "versions": versions(),
+               "weights_dtype": "float16" if half else "float32", **meta}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
@@ -93,7 +99,8 @@ def load_checkpoint(path: str | Path):
     except Exception as e:  # corrupt or foreign file
         raise InputError(path, f"not a localizer checkpoint ({type(e).__name__}: {e})") from None
     model = build_model(cfg)
-    model.load_state_dict(payload["state_dict"])
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()}
+    model.load_state_dict(state)
     model.eval()
     meta = {k: v for k, v in payload.items() if k not in ("state_dict", "model_config")}
     return model, cfg, meta

@@ -1,0 +1,601 @@
+"""Training data for the localizer: video sources, the on-disk crop cache, identity
+splits, balanced sampling, augmentation and the torch Datasets.
+
+Data flows: dataset tree / mask manifest / folders of real videos -> :class:`VideoSource`
+records (one per video, with label, identity, split, mask) -> K evenly spaced frames
+per video, face-tracked and cropped with the analysis crop rule -> a cache entry per
+video on disk -> :class:`CropDataset` (in memory) -> augmented, balanced batches.
+
+The crop rule is the one analysis uses (it must be identical, or the model sees
+a different framing at test time): landmarks of a tracked face, temporally smoothed
+over a 5-frame window (``track_faces`` + ``smooth_landmarks``), then the square
+``crop_box(landmark_box(landmarks), 1.3)`` resized to ``input_size``. For an
+original/manipulated pair the face is tracked in the *original* and both videos and
+the mask are cropped with the same boxes (pairs are pixel-aligned).
+"""
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 2  # bump when the cached arrays change meaning
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
+SMOOTH_WINDOW = 5  # frames; the analysis smoothing window (faces.smooth_landmarks default)
+REAL, FAKE, BLEND = 0, 1, 2  # sample kinds: real crop, manipulated crop, self-blended real crop
+
+
+# ---------------------------------------------------------------- sources
+@dataclass
+class VideoSource:
+    """One video that becomes training examples."""
+
+    key: str                    # unique id, e.g. "ffpp/Deepfakes/c23/519_515" or "reals/talking_01"
+    video: Path                 # the frames to crop
+    label: int                  # 0 real, 1 manipulated
+    identity: str               # the person in the video (splits never share one)
+    split: str | None = None    # train/val/test when the dataset says so
+    mask: Path | None = None    # mask video of a manipulated source
+    track_video: Path | None = None  # where faces are tracked (the original of a pair), default ``video``
+    method: str = "real"
+    dataset: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        """Identity of the source for cache keys and manifests (paths, sizes, mtimes)."""
+        d = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        for name in ("video", "mask", "track_video"):
+            p = getattr(self, name)
+            if p is not None and Path(p).exists():
+                st = Path(p).stat()
+                d[name + "_stat"] = [st.st_size, st.st_mtime_ns]
+        return d
+
+
+def _identity_of(path: Path, rule: str) -> str:
+    if rule == "folder":
+        return path.parent.name
+    if rule == "file":
+        return path.stem
+    return rule  # a fixed identity name
+
+
+def sources_from_pairs(root: str | Path, *, derived: str | Path | None = None, name: str | None = None) -> list[VideoSource]:
+    """Sources of a pair dataset (FF++ tree, DFDC folder, CSV pair list) via ``masks.pairs``.
+
+    Each usable pair gives a manipulated source (needs an official or derived mask; a
+    fake without a mask cannot teach localization and is skipped with a warning) and
+    its original, once, as a real source. Identity: FF++ target id (the person whose
+    video it is), the source id joins the same split through the official split files.
+    """
+    from masks.pairs import find_pairs
+
+    root = Path(root)
+    name = name or root.name
+    out: list[VideoSource] = []
+    seen_orig: set[str] = set()
+    for p in find_pairs(root, derived=derived):
+        if not p.ok:
+            log.warning("%s: skipped (%s)", p.manipulated, p.problem)
+            continue
+        mask = p.mask or p.extra.get("derived_mask")
+        ident = str(p.target or Path(p.original).stem)
+        if mask is None:
+            log.warning("%s: no mask (official or derived), fake skipped for training", p.manipulated)
+        else:
+            out.append(VideoSource(key=f"{name}/{p.key}", video=Path(p.manipulated), label=1, identity=ident,
+                                   split=p.split, mask=Path(mask), track_video=Path(p.original),
+                                   method=str(p.method or "fake"), dataset=name))
+        if str(p.original) not in seen_orig:
+            seen_orig.add(str(p.original))
+            out.append(VideoSource(key=f"{name}/original/{Path(p.original).stem}", video=Path(p.original), label=0,
+                                   identity=ident, split=p.split, dataset=name))
+    return out
+
+
+def sources_from_manifest(path: str | Path, *, name: str | None = None) -> list[VideoSource]:
+    """Sources of a ``masks/`` dataset manifest (JSONL): rows with ``status`` ok,
+    ``original``, ``manipulated``, ``mask`` (relative to the manifest's folder), ``split``."""
+    path = Path(path)
+    base = path.parent
+    name = name or path.parent.name
+    out: list[VideoSource] = []
+    seen_orig: set[str] = set()
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(path, f"cannot read manifest ({e})") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(path, f"line {n} is not JSON ({e})") from None
+        if str(row.get("status", "ok")) not in ("ok", "done"):
+            continue
+        if not row.get("mask") or not row.get("manipulated") or not row.get("original"):
+            continue
+
+        def res(p: str) -> Path:
+            q = Path(p)
+            return q if q.is_absolute() else base / q
+
+        orig, man, mask = res(row["original"]), res(row["manipulated"]), res(row["mask"])
+        ident = str(row.get("target") or orig.stem)
+        key = str(row.get("key") or man.stem)
+        out.append(VideoSource(key=f"{name}/{key}", video=man, label=1, identity=ident, split=row.get("split"),
+                               mask=mask, track_video=orig, method=str(row.get("method") or "fake"), dataset=name))
+        if str(orig) not in seen_orig:
+            seen_orig.add(str(orig))
+            out.append(VideoSource(key=f"{name}/original/{orig.stem}", video=orig, label=0, identity=ident,
+                                   split=row.get("split"), dataset=name))
+    return out
+
+
+def sources_from_reals(path: str | Path, *, identity: str = "file", name: str | None = None) -> list[VideoSource]:
+    """Real videos (a file, or every video under a folder, recursively): label 0, the
+    material for self-blending and for real hard negatives. ``identity``: "file" (each
+    file is a person), "folder" (the parent folder names the person) or a fixed name."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "no such file or folder")
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES
+                                                 and not p.name.startswith("."))
+    name = name or path.stem
+    out = []
+    for f in files:
+        rel = f.relative_to(path).with_suffix("").as_posix() if path.is_dir() else f.stem
+        out.append(VideoSource(key=f"{name}/{rel}", video=f, label=0, identity=_identity_of(f, identity),
+                               dataset=name))
+    return out
+
+
+def collect_sources(specs: Sequence[dict[str, Any]], exclude: Sequence[str] = ()) -> list[VideoSource]:
+    """Sources from the config's ``data.sources`` list. Each spec: ``{path, kind}`` with
+    kind ``pairs`` (dataset tree or CSV), ``manifest`` (masks/ JSONL) or ``reals``;
+    optional ``identity`` (reals), ``derived`` (pairs), ``name``. ``exclude``: glob
+    patterns of paths that must never be used (held-out data)."""
+    out: list[VideoSource] = []
+    for spec in specs:
+        kind = spec.get("kind", "auto")
+        path = Path(os.path.expanduser(str(spec["path"])))
+        if kind == "auto":
+            kind = "manifest" if path.suffix == ".jsonl" else "pairs"
+        if kind == "pairs":
+            got = sources_from_pairs(path, derived=spec.get("derived"), name=spec.get("name"))
+        elif kind == "manifest":
+            got = sources_from_manifest(path, name=spec.get("name"))
+        elif kind == "reals":
+            got = sources_from_reals(path, identity=spec.get("identity", "file"), name=spec.get("name"))
+        else:
+            raise InputError(path, f"unknown data source kind {kind!r} (pairs, manifest, reals)")
+        if spec.get("split"):
+            for s in got:
+                s.split = spec["split"]
+        out.extend(got)
+    keep = []
+    for s in out:
+        paths = [str(p) for p in (s.video, s.mask, s.track_video) if p is not None]
+        resolved = [str(Path(p).resolve()) for p in paths]
+        if any(fnmatch.fnmatch(p, pat) or fnmatch.fnmatch(r, pat) for pat in exclude for p, r in zip(paths, resolved)):
+            continue
+        keep.append(s)
+    keys = [s.key for s in keep]
+    dup = {k for k in keys if keys.count(k) > 1}
+    if dup:
+        raise InputError(None, f"duplicate data source keys {sorted(dup)[:3]}: give the sources distinct names")
+    return keep
+
+
+def assign_splits(sources: Sequence[VideoSource], val_fraction: float, seed: int = 0) -> dict[str, str]:
+    """identity -> split. Dataset splits win (official FF++ / forge splits); identities
+    without one go to val by a seeded hash order (at least one when there are two or
+    more), so no identity is ever in both train and validation. An identity that a
+    dataset puts in two splits is an error."""
+    given: dict[str, str] = {}
+    for s in sources:
+        if s.split:
+            sp = "val" if s.split in ("val", "validation") else s.split
+            if given.get(s.identity, sp) != sp:
+                raise InputError(s.video, f"identity {s.identity!r} is in both {given[s.identity]} and {sp}")
+            given[s.identity] = sp
+    free = sorted({s.identity for s in sources} - set(given),
+                  key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).hexdigest())
+    n_val = int(round(val_fraction * len(free)))
+    if val_fraction > 0 and len(free) >= 2:
+        n_val = min(max(1, n_val), len(free) - 1)
+    out = dict(given)
+    for i, ident in enumerate(free):
+        out[ident] = "val" if i < n_val else "train"
+    return out
+
+
+def manifest_hash(sources: Sequence[VideoSource], crop: "CropParams") -> str:
+    """Hash of everything the cached crops depend on (sources and crop parameters)."""
+    blob = json.dumps({"v": CACHE_VERSION, "crop": asdict(crop),
+                       "sources": sorted((json.dumps(s.describe(), sort_keys=True) for s in sources))}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- crop cache
+@dataclass(frozen=True)
+class CropParams:
+    input_size: int = 256
+    scale: float = 1.3
+    frames_per_video: int = 16
+    smooth_window: int = SMOOTH_WINDOW
+
+
+@dataclass
+class CropSet:
+    """Cached crops of one source: K frames (fewer where no face was found)."""
+
+    source: VideoSource
+    images: np.ndarray      # (N, S, S, 3) uint8
+    masks: np.ndarray       # (N, S, S) uint8, 0..255 (soft from resizing); zeros for reals
+    landmarks: np.ndarray   # (N, 68, 2) float32, crop coordinates
+    frames: np.ndarray      # (N,) int frame indices
+
+
+def entry_key(source: VideoSource, crop: CropParams) -> str:
+    d = source.describe()
+    d.pop("split", None)  # the split does not change the pixels
+    d.pop("identity", None)
+    blob = json.dumps({"v": CACHE_VERSION, "crop": asdict(crop), "src": d}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("LOCALIZE_CACHE", Path.home() / ".cache" / "localize")) / "crops"
+
+
+def _windows(n_frames: int, wanted: Sequence[int], window: int) -> dict[int, list[int]]:
+    half = window // 2
+    return {i: [j for j in range(i - half, i + half + 1) if 0 <= j < n_frames] for i in wanted}
+
+
+def face_landmarks(analyzer, video: Path, indices: Sequence[int], window: int = SMOOTH_WINDOW) -> dict[int, np.ndarray]:
+    """Smoothed landmarks of the main face at each wanted frame, computed exactly as
+    analysis does (tracking + ``smooth_landmarks``) on a short window around it."""
+    from .faces import largest_track, smooth_landmarks, track_faces
+    from .video import iter_frames, probe
+
+    info = probe(video)
+    wins = _windows(info.n_frames, indices, window)
+    need = sorted({j for w in wins.values() for j in w})
+    frames = dict(iter_frames(video, need))
+    out: dict[int, np.ndarray] = {}
+    for i, w in wins.items():
+        seq = [(j, frames[j]) for j in w if j in frames]
+        if not seq:
+            continue
+        tracks = [t for t in track_faces(analyzer, iter(seq), detect_every=len(seq)) if i in t.landmarks]
+        track = largest_track(tracks)
+        if track is None:
+            continue
+        out[i] = smooth_landmarks(track, window)[i].astype(np.float32)
+    return out
+
+
+def _crop_frames(video: Path, boxes: dict[int, tuple], size: int, *, mask: bool = False) -> dict[int, np.ndarray]:
+    from masks.maskio import iter_mask_video
+
+    from .faces import crop, crop_mask
+    from .video import iter_frames
+
+    out = {}
+    if mask:
+        for i, m in iter_mask_video(video, sorted(boxes)):
+            out[i] = crop_mask(m.astype(np.uint8) * 255, boxes[i], size)
+    else:
+        for i, f in iter_frames(video, sorted(boxes)):
+            out[i] = crop(f, boxes[i], size)
+    return out
+
+
+def build_cache(sources: Sequence[VideoSource], crop: CropParams, cache_dir: str | Path | None = None, *,
+                progress: bool = True) -> list[CropSet]:
+    """Crop every source once into ``cache_dir`` (one ``.npz`` per source, keyed by the
+    source's paths/sizes/mtimes and the crop parameters) and load them all.
+
+    Faces are tracked once per tracked video, so an original and all its manipulated
+    versions share boxes. A source where no face is found in any frame is skipped
+    with a warning (listed, never silent)."""
+    from tqdm import tqdm
+
+    from .faces import FaceAnalyzer, crop_box, landmark_box
+    from .fileio import atomic_path
+    from .video import probe
+
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    analyzer = None
+    lm_cache: dict[str, dict[int, np.ndarray]] = {}
+    out: list[CropSet] = []
+    # originals first so their landmarks are reused by their fakes
+    order = sorted(sources, key=lambda s: (str(s.track_video or s.video), s.label))
+    for s in tqdm(order, desc="crop cache", unit="video", disable=not progress):
+        path = cache_dir / f"{entry_key(s, crop)}.npz"
+        if path.exists():
+            try:
+                with np.load(path) as z:
+                    out.append(CropSet(s, z["images"], z["masks"], z["landmarks"], z["frames"]))
+                continue
+            except Exception:  # a damaged entry is rebuilt
+                log.warning("%s: damaged cache entry, rebuilding", path)
+        track_video = Path(s.track_video or s.video)
+        if s.label == 1 and s.mask is None:
+            raise InputError(s.video, "a manipulated training video needs a mask")
+        n = probe(s.video).n_frames
+        if s.track_video is not None:
+            n = min(n, probe(track_video).n_frames)
+        if s.mask is not None:
+            n = min(n, probe(s.mask).n_frames)
+        from .video import sample_indices
+
+        idx = sample_indices(n, count=crop.frames_per_video)
+        tkey = f"{track_video}|{n}"
+        if tkey not in lm_cache:
+            analyzer = analyzer or FaceAnalyzer()
+            lm_cache[tkey] = face_landmarks(analyzer, track_video, idx, crop.smooth_window)
+        lms = lm_cache[tkey]
+        boxes = {i: crop_box(landmark_box(lms[i]), crop.scale) for i in idx if i in lms}
+        if not boxes:
+            log.warning("%s: no face found in %d sampled frames, skipped", s.video, len(idx))
+            continue
+        imgs = _crop_frames(s.video, boxes, crop.input_size)
+        masks = _crop_frames(s.mask, boxes, crop.input_size, mask=True) if s.mask is not None else {}
+        keep = sorted(i for i in boxes if i in imgs and (s.mask is None or i in masks))
+        S = crop.input_size
+        images = np.stack([imgs[i] for i in keep])
+        mk = np.stack([masks[i] for i in keep]) if s.mask is not None else np.zeros((len(keep), S, S), np.uint8)
+        lmc = []
+        for i in keep:
+            x0, y0, x1, y1 = boxes[i]
+            lmc.append((lms[i] - [x0, y0]) * (S / (x1 - x0)))
+        cs = CropSet(s, images, mk.astype(np.uint8), np.asarray(lmc, np.float32), np.asarray(keep, np.int64))
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, images=cs.images, masks=cs.masks, landmarks=cs.landmarks, frames=cs.frames)
+        out.append(cs)
+    return out
+
+
+# ---------------------------------------------------------------- augmentation
+def train_transform(strength: float = 1.0):
+    """Photometric/compression augmentation (albumentations 2.x argument names) plus a
+    small geometric jitter that moves image and mask together (tracking jitter)."""
+    import albumentations as A
+    import cv2
+
+    if strength <= 0:
+        return None
+    p = min(1.0, strength)
+    return A.Compose([
+        A.HorizontalFlip(p=0.5),
+        A.Affine(scale=(0.94, 1.06), translate_percent=(-0.04, 0.04), rotate=(-8, 8),
+                 border_mode=cv2.BORDER_REFLECT_101, p=0.4 * p),
+        A.ColorJitter(brightness=(0.8, 1.2), contrast=(0.8, 1.2), saturation=(0.8, 1.2), hue=(-0.03, 0.03),
+                      p=0.5 * p),
+        A.OneOf([
+            A.GaussianBlur(blur_limit=(3, 5), sigma_limit=(0.3, 1.5), p=1.0),
+            A.Downscale(scale_range=(0.4, 0.9), p=1.0),
+        ], p=0.3 * p),
+        A.GaussNoise(std_range=(0.01, 0.05), p=0.2 * p),
+        A.ImageCompression(quality_range=(30, 100), p=0.5 * p),
+    ])
+
+
+def each_transform():
+    """The individual augmentations with p=1 (for the test that each changes pixels)."""
+    import albumentations as A
+
+    return {
+        "HorizontalFlip": A.HorizontalFlip(p=1.0),
+        "ColorJitter": A.ColorJitter(brightness=(0.8, 1.2), contrast=(0.8, 1.2), saturation=(0.8, 1.2),
+                                     hue=(-0.03, 0.03), p=1.0),
+        "GaussianBlur": A.GaussianBlur(blur_limit=(3, 5), sigma_limit=(0.3, 1.5), p=1.0),
+        "Downscale": A.Downscale(scale_range=(0.4, 0.9), p=1.0),
+        "GaussNoise": A.GaussNoise(std_range=(0.01, 0.05), p=1.0),
+        "ImageCompression": A.ImageCompression(quality_range=(30, 100), p=1.0),
+    }
+
+
+# ---------------------------------------------------------------- datasets
+@dataclass
+class SampleSpec:
+    """How one epoch is drawn from the crops."""
+
+    length: int = 0                 # samples per epoch (0: 2 x the larger class)
+    selfblend: float = 0.5          # share of fake samples made by self-blending real crops
+    blend_threshold: float = 0.05   # blend weight above which a pixel counts as forged
+    balanced: bool = True           # half real, half fake (fake = manipulated + self-blended)
+
+
+class CropDataset:
+    """Crops in memory -> (image float CHW normalized, mask float 1xSxS, label float).
+
+    Training: an epoch *plan* of (kind, crop set, frame) is drawn from a seed and the
+    epoch (``set_epoch``), the same on every DDP rank; a DistributedSampler then shards
+    its indices. Validation (``train=False``): every crop once, plus a fixed
+    self-blended copy of each real crop when ``selfblend > 0`` (so a set of real videos
+    alone can be validated), with no augmentation.
+    """
+
+    def __init__(self, sets: Sequence[CropSet], spec: SampleSpec, *, train: bool, seed: int = 0,
+                 augment: float = 1.0):
+        self.sets = list(sets)
+        self.spec = spec
+        self.train = train
+        self.seed = seed
+        self.transform = train_transform(augment) if train else None
+        self.real = [(si, j) for si, s in enumerate(self.sets) if s.source.label == 0 for j in range(len(s.images))]
+        self.fake = [(si, j) for si, s in enumerate(self.sets) if s.source.label == 1 for j in range(len(s.images))]
+        self.epoch = 0
+        self.plan: list[tuple[int, int, int]] = []
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        if self.plan and epoch == self.epoch:
+            return
+        self.epoch = epoch
+        if self.train:
+            self.plan = self._train_plan(np.random.default_rng([self.seed, epoch]))
+        else:
+            self.plan = [(REAL, si, j) for si, j in self.real] + [(FAKE, si, j) for si, j in self.fake]
+            if self.spec.selfblend > 0:
+                self.plan += [(BLEND, si, j) for si, j in self.real]
+
+    def _train_plan(self, rng: np.random.Generator) -> list[tuple[int, int, int]]:
+        sb = self.spec.selfblend if self.real else 0.0
+        if not self.fake and sb <= 0:
+            raise InputError(None, "no manipulated training crops and self-blending is off: nothing to learn")
+        if not self.fake:
+            sb = 1.0
+        n_real, n_fake = len(self.real), len(self.fake)
+        length = self.spec.length or 2 * max(n_real, n_fake, 1)
+        if self.spec.balanced:
+            nr = length // 2 if n_real else 0
+        else:
+            nr = int(round(length * n_real / max(1, n_real + n_fake)))
+        nf = length - nr
+        nb = int(round(nf * sb))
+        plan = []
+        if nr:
+            plan += [(REAL, *self.real[i]) for i in rng.integers(0, n_real, nr)]
+        if nb:
+            plan += [(BLEND, *self.real[i]) for i in rng.integers(0, n_real, nb)]
+        if nf - nb:
+            plan += [(FAKE, *self.fake[i]) for i in rng.integers(0, n_fake, nf - nb)]
+        order = rng.permutation(len(plan))
+        return [plan[i] for i in order]
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def _locate(self, i: int) -> int:
+        """Indices from :class:`EpochSampler` carry the epoch (``epoch * len + i``), so
+        persistent workers in other processes draw the same plan as the main process."""
+        epoch, i = divmod(int(i), len(self.plan))
+        if self.train and epoch != self.epoch:
+            self.set_epoch(epoch)
+        return i
+
+    def sample(self, i: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(RGB uint8 crop, mask float32 in [0, 1], kind) before augmentation."""
+        i = self._locate(i)
+        kind, si, j = self.plan[i]
+        s = self.sets[si]
+        img = s.images[j]
+        if kind == BLEND:
+            from .forge.selfblend import self_blend
+
+            rng = np.random.default_rng([self.seed, self.epoch if self.train else 0, i, 7])
+            img, w = self_blend(img, s.landmarks[j], rng)
+            mask = (w > self.spec.blend_threshold).astype(np.float32)
+        else:
+            mask = s.masks[j].astype(np.float32) / 255.0
+        return img, mask, kind
+
+    def __getitem__(self, i: int):
+        import torch
+
+        from .model import normalize
+
+        img, mask, kind = self.sample(i)
+        if self.transform is not None:
+            r = self.transform(image=img, mask=mask)
+            img, mask = r["image"], r["mask"]
+        x = normalize(img[None])[0]
+        label = 0.0 if kind == REAL else 1.0
+        return torch.from_numpy(x), torch.from_numpy(np.ascontiguousarray(mask, np.float32)[None]), \
+            torch.tensor(label, dtype=torch.float32)
+
+    def kind_of(self, i: int) -> int:
+        return self.plan[i % len(self.plan)][0]
+
+    def video_of(self, i: int) -> str:
+        """Validation grouping for per-video scores: the source key (+ '#blend')."""
+        kind, si, _ = self.plan[i]
+        return self.sets[si].source.key + ("#blend" if kind == BLEND else "")
+
+
+class EpochSampler:
+    """A DistributedSampler (shuffled per epoch, sharded by rank; one replica without
+    DDP) whose indices carry the epoch for :class:`CropDataset`."""
+
+    def __init__(self, dataset: "CropDataset", *, num_replicas: int = 1, rank: int = 0, seed: int = 0):
+        from torch.utils.data.distributed import DistributedSampler
+
+        self.n = len(dataset)
+        self.base = DistributedSampler(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed,
+                                       drop_last=True)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.base.set_epoch(epoch)
+
+    def __iter__(self):
+        off = self.epoch * self.n
+        return (off + i for i in self.base)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+
+def mean_fake_mask(sets: Sequence[CropSet], spec: SampleSpec, seed: int = 0, n_blend: int = 64) -> np.ndarray:
+    """Average forged-pixel map of the training fakes (manipulated crops and a sample
+    of self-blends): thresholded at 0.5 it is the constant 'face-shaped' mask baseline
+    a model must beat to show it localizes rather than finds the face."""
+    acc, n = None, 0
+    for s in sets:
+        if s.source.label == 1 and len(s.masks):
+            m = s.masks.astype(np.float64).sum(0) / 255.0
+            acc = m if acc is None else acc + m
+            n += len(s.masks)
+    if spec.selfblend > 0:
+        reals = [(s, j) for s in sets if s.source.label == 0 for j in range(len(s.images))]
+        if reals:
+            from .forge.selfblend import self_blend
+
+            rng = np.random.default_rng(seed)
+            for k in rng.integers(0, len(reals), min(n_blend, len(reals))):
+                s, j = reals[k]
+                _, w = self_blend(s.images[j], s.landmarks[j], rng)
+                m = (w > spec.blend_threshold).astype(np.float64)
+                acc = m if acc is None else acc + m
+                n += 1
+    if acc is None:
+        raise InputError(None, "no fake training crops to build the constant-mask baseline from")
+    return (acc / n).astype(np.float32)
+
+
+def split_sets(sets: Sequence[CropSet], splits: dict[str, str]) -> dict[str, list[CropSet]]:
+    out: dict[str, list[CropSet]] = {"train": [], "val": [], "test": []}
+    for s in sets:
+        out.setdefault(splits.get(s.source.identity, "train"), []).append(s)
+    return out
+
+
+def summarize_sets(sets: Iterable[CropSet]) -> dict[str, Any]:
+    sets = list(sets)
+    return {
+        "videos": len(sets),
+        "real_videos": sum(s.source.label == 0 for s in sets),
+        "fake_videos": sum(s.source.label == 1 for s in sets),
+        "real_crops": int(sum(len(s.images) for s in sets if s.source.label == 0)),
+        "fake_crops": int(sum(len(s.images) for s in sets if s.source.label == 1)),
+        "identities": sorted({s.source.identity for s in sets}),
+    }

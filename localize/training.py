@@ -1,0 +1,667 @@
+"""``localize train`` / ``train.py``: train the U-Net localizer.
+
+A YAML config (``configs/*.yaml``) over built-in defaults, overridden from the command
+line with ``--set section.key=value``. One loop for one process and for DDP under
+``torchrun --nproc_per_node N train.py ...`` (gloo on CPU, nccl on GPU), with a
+DistributedSampler over a seeded, balanced epoch plan. Validation each epoch (rank 0)
+reports pixel IoU / F1 / AUC, frame AUC from the forged-area score, the real-frame
+flag rate and the same figures for a constant face-shaped mask, so a model that only
+learned "where is the face" shows up as one that does not beat the baseline.
+Checkpoints (best, last) are written atomically; ``--resume`` continues from last.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import InputError
+from .model import ModelConfig
+
+log = logging.getLogger("localize.training")
+
+DEFAULTS: dict[str, Any] = {
+    "name": "localizer",
+    "seed": 0,
+    "model": dataclasses.asdict(ModelConfig()),
+    "data": {
+        "sources": [],            # [{path, kind: pairs|manifest|reals, identity, split, name, derived}]
+        "exclude": [],            # glob patterns of held-out paths never used
+        "val_fraction": 0.2,      # identities without a dataset split that go to validation
+        "cache_dir": None,        # default ~/.cache/localize/crops (LOCALIZE_CACHE)
+        "crop_scale": 1.3,
+        "frames_per_video": 16,
+        "selfblend": 0.5,         # share of fake samples self-blended from real crops
+        "blend_threshold": 0.05,
+        "balanced": True,
+        "augment": 1.0,           # augmentation strength (0: off)
+        "num_workers": 2,
+    },
+    "loss": {
+        "kind": "bce_dice",       # or soft_l2 (MSE of the probability map)
+        "dice_weight": 1.0,
+        "frame_weight": 0.5,      # classification head BCE weight (when model.aux_head)
+    },
+    "train": {
+        "out": "runs/localizer",
+        "epochs": 20,
+        "steps_per_epoch": 0,     # 0: one pass over the balanced plan
+        "batch_size": 16,
+        "lr": 1e-3,
+        "weight_decay": 1e-4,
+        "warmup_steps": 100,
+        "min_lr_ratio": 0.02,
+        "grad_clip": 1.0,
+        "amp": "auto",            # auto: on for CUDA
+        "monitor": "iou",         # validation metric for best.pt and early stopping (higher is better)
+        "patience": 5,            # epochs without improvement before stopping (0: never)
+        "time_limit_min": 0,      # stop (after validating) when exceeded (0: none)
+        "threads": 0,             # torch intra-op threads (0: torch default)
+        "val_batch_size": 32,
+        "target_fpr": 0.01,       # calibration operating point on validation reals
+        "progress": True,
+    },
+}
+
+
+# ---------------------------------------------------------------- config
+def _merge(base: dict, over: dict, path: str = "") -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if k not in out:
+            raise InputError(None, f"unknown config key {path + k!r}")
+        if isinstance(out[k], dict) and isinstance(v, dict):
+            out[k] = _merge(out[k], v, path + k + ".")
+        else:
+            out[k] = v
+    return out
+
+
+def set_key(cfg: dict, assignment: str) -> None:
+    """Apply ``a.b.c=value`` (value parsed as YAML: 3, 1e-3, true, [1, 2], text)."""
+    import yaml
+
+    if "=" not in assignment:
+        raise InputError(None, f"--set expects key=value, got {assignment!r}")
+    key, raw = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    node = cfg
+    for p in parts[:-1]:
+        if not isinstance(node.get(p), dict):
+            raise InputError(None, f"unknown config key {key!r}")
+        node = node[p]
+    if parts[-1] not in node:
+        raise InputError(None, f"unknown config key {key!r}")
+    node[parts[-1]] = yaml.safe_load(raw)
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> dict:
+    """Defaults <- YAML file <- ``--set`` overrides; unknown keys are errors."""
+    import yaml
+
+    cfg = copy.deepcopy(DEFAULTS)
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(p, "config file not found")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise InputError(p, f"not valid YAML ({e})") from None
+        cfg = _merge(cfg, data)
+    for o in overrides:
+        set_key(cfg, o)
+    return cfg
+
+
+# ---------------------------------------------------------------- losses and metrics
+def seg_loss(logits, target, kind: str = "bce_dice", dice_weight: float = 1.0):
+    """BCE + soft Dice over the whole batch (empty real masks are fine: the batch-level
+    Dice only counts forged pixels), or the soft L2 alternative."""
+    import torch.nn.functional as F
+
+    logits = logits.float()
+    if kind == "bce_dice":
+        bce = F.binary_cross_entropy_with_logits(logits, target)
+        p = logits.sigmoid()
+        inter = (p * target).sum()
+        dice = 1 - (2 * inter + 1) / (p.sum() + target.sum() + 1)
+        return bce + dice_weight * dice
+    if kind == "soft_l2":
+        return F.mse_loss(logits.sigmoid(), target)
+    raise InputError(None, f"unknown loss kind {kind!r} (bce_dice or soft_l2)")
+
+
+def _auc(y: np.ndarray, s: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y)
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    return float(roc_auc_score(y, s))
+
+
+class SegMetrics:
+    """Streaming validation metrics (global pixel counts, sampled pixels for AUC)."""
+
+    def __init__(self, baseline: np.ndarray | None = None, pixel_stride: int = 8):
+        self.baseline = None if baseline is None else (baseline >= 0.5)
+        self.stride = pixel_stride
+        self.c = dict(tp=0, fp=0, fn=0, tp_f=0, fp_f=0, fn_f=0, btp=0, bfp=0, bfn=0, btp_f=0, bfp_f=0, bfn_f=0)
+        self.pix_y: list[np.ndarray] = []
+        self.pix_s: list[np.ndarray] = []
+        self.frame_y: list[float] = []
+        self.frame_area: list[float] = []
+        self.frame_head: list[float] = []
+        self.videos: list[str] = []
+        self.loss_sum = 0.0
+        self.n = 0
+
+    def update(self, probs: np.ndarray, targets: np.ndarray, labels: np.ndarray, head: np.ndarray | None,
+               videos: Sequence[str], loss: float) -> None:
+        from .decision import frame_scores
+
+        pred = probs >= 0.5
+        tgt = targets >= 0.5
+        fake = labels > 0.5
+        self._count(pred, tgt, fake, "")
+        if self.baseline is not None:
+            b = np.broadcast_to(self.baseline, pred.shape)
+            self._count(b, tgt, fake, "b")
+        st = self.stride
+        self.pix_y.append(tgt[:, ::st, ::st].ravel())
+        self.pix_s.append(probs[:, ::st, ::st].astype(np.float32).ravel())
+        self.frame_y.extend(labels.tolist())
+        self.frame_area.extend(frame_scores(probs).tolist())
+        if head is not None:
+            self.frame_head.extend(head.tolist())
+        self.videos.extend(videos)
+        self.loss_sum += loss * len(probs)
+        self.n += len(probs)
+
+    def _count(self, pred, tgt, fake, pre):
+        c = self.c
+        c[pre + "tp"] += int(np.count_nonzero(pred & tgt))
+        c[pre + "fp"] += int(np.count_nonzero(pred & ~tgt))
+        c[pre + "fn"] += int(np.count_nonzero(~pred & tgt))
+        pf, tf = pred[fake], tgt[fake]
+        c[pre + "tp_f"] += int(np.count_nonzero(pf & tf))
+        c[pre + "fp_f"] += int(np.count_nonzero(pf & ~tf))
+        c[pre + "fn_f"] += int(np.count_nonzero(~pf & tf))
+
+    def video_scores(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Per-video scores with the analysis rule (one track per validation video)."""
+        from .decision import aggregate_track, aggregate_video
+
+        by: dict[str, list[float]] = {}
+        lab: dict[str, float] = {}
+        for v, s, y in zip(self.videos, self.frame_area, self.frame_y):
+            by.setdefault(v, []).append(s)
+            lab[v] = y
+        keys = sorted(by)
+        scores = np.array([aggregate_video([aggregate_track(by[k])]) for k in keys])
+        return keys, scores, np.array([int(lab[k]) for k in keys])
+
+    def compute(self) -> dict[str, float]:
+        from .decision import MIN_THRESHOLD
+
+        c = self.c
+
+        def iou(tp, fp, fn):
+            return tp / (tp + fp + fn) if tp + fp + fn else float("nan")
+
+        def f1(tp, fp, fn):
+            return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+
+        y = np.asarray(self.frame_y)
+        area = np.asarray(self.frame_area)
+        out = {
+            "loss": self.loss_sum / max(1, self.n),
+            "iou": iou(c["tp"], c["fp"], c["fn"]),
+            "iou_fake": iou(c["tp_f"], c["fp_f"], c["fn_f"]),
+            "f1": f1(c["tp"], c["fp"], c["fn"]),
+            "pixel_auc": _auc(np.concatenate(self.pix_y), np.concatenate(self.pix_s)) if self.pix_y else float("nan"),
+            "frame_auc": _auc(y, area),
+            "real_flag_rate": float(np.mean(area[y < 0.5] > MIN_THRESHOLD)) if np.any(y < 0.5) else float("nan"),
+            "fake_flag_rate": float(np.mean(area[y > 0.5] > MIN_THRESHOLD)) if np.any(y > 0.5) else float("nan"),
+            "frames": int(self.n),
+        }
+        if self.frame_head:
+            out["frame_auc_head"] = _auc(y, np.asarray(self.frame_head))
+        if self.baseline is not None:
+            out["base_iou"] = iou(c["btp"], c["bfp"], c["bfn"])
+            out["base_iou_fake"] = iou(c["btp_f"], c["bfp_f"], c["bfn_f"])
+            out["base_f1"] = f1(c["btp"], c["bfp"], c["bfn"])
+        if self.videos:
+            _, vs, vy = self.video_scores()
+            out["video_auc"] = _auc(vy, vs)
+        return out
+
+
+# ---------------------------------------------------------------- the run
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _dist_init(device_type: str) -> Dist:
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
+    return Dist(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def _barrier(d: Dist) -> None:
+    if d.world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def lr_lambda(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """Linear warm-up then cosine decay to ``min_ratio`` of the peak rate."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    best: Path
+    last: Path
+    metrics: dict[str, float]
+    epochs: int
+    model: Any = None
+
+
+def prepare_data(cfg: dict, d: Dist | None = None, progress: bool = True):
+    """Sources -> splits -> cached crops -> (train sets, val sets, manifest hash, summary)."""
+    from . import data as D
+
+    d = d or Dist()
+    dc = cfg["data"]
+    if not dc["sources"]:
+        raise InputError(None, "no training data: set data.sources in the config (or --data PATH)")
+    sources = D.collect_sources(dc["sources"], dc.get("exclude", ()))
+    if not sources:
+        raise InputError(None, "no usable training videos after exclusions")
+    crop = D.CropParams(input_size=int(cfg["model"]["input_size"]), scale=float(dc["crop_scale"]),
+                        frames_per_video=int(dc["frames_per_video"]))
+    splits = D.assign_splits(sources, float(dc["val_fraction"]), int(cfg["seed"]))
+    # test-split identities are held out: never cropped, never seen
+    sources = [s for s in sources if splits.get(s.identity) != "test"]
+    mhash = D.manifest_hash(sources, crop)
+    if d.main:
+        sets = D.build_cache(sources, crop, dc.get("cache_dir"), progress=progress)
+    _barrier(d)
+    if not d.main:
+        sets = D.build_cache(sources, crop, dc.get("cache_dir"), progress=False)
+    parts = D.split_sets(sets, splits)
+    if not parts["train"]:
+        raise InputError(None, "no training videos (every identity landed in validation/test)")
+    if not parts["val"]:
+        raise InputError(None, "no validation videos: add data or set data.val_fraction > 0")
+    summary = {"train": D.summarize_sets(parts["train"]), "val": D.summarize_sets(parts["val"]),
+               "sources": [s.key for s in sources], "manifest_hash": mhash}
+    overlap = set(summary["train"]["identities"]) & set(summary["val"]["identities"])
+    if overlap:
+        raise InputError(None, f"identities in both train and validation: {sorted(overlap)}")
+    return parts["train"], parts["val"], mhash, summary
+
+
+def train(cfg: dict, *, resume: bool = False) -> TrainResult:
+    """Run one training job (any rank of a DDP job); returns paths and best metrics."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from . import data as D
+    from .decision import fit_calibration
+    from .fileio import write_json, write_text
+    from .model import ModelConfig, build_model, save_checkpoint
+
+    tc, dc, lc = cfg["train"], cfg["data"], cfg["loss"]
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    d = _dist_init(device.type)
+    if device.type == "cuda":
+        device = torch.device("cuda", d.local_rank)
+        torch.cuda.set_device(device)
+    if tc["threads"]:
+        torch.set_num_threads(int(tc["threads"]))
+    seed = int(cfg["seed"])
+    torch.manual_seed(seed)
+    out = Path(tc["out"])
+    best_path, last_path = out / "best.pt", out / "last.pt"
+    progress = bool(tc["progress"]) and d.main
+
+    train_sets, val_sets, mhash, summary = prepare_data(cfg, d, progress)
+    spec = D.SampleSpec(selfblend=float(dc["selfblend"]), blend_threshold=float(dc["blend_threshold"]),
+                        balanced=bool(dc["balanced"]))
+    bs = int(tc["batch_size"])
+    if int(tc["steps_per_epoch"]):
+        spec.length = int(tc["steps_per_epoch"]) * bs * d.world
+    train_ds = D.CropDataset(train_sets, spec, train=True, seed=seed, augment=float(dc["augment"]))
+    val_ds = D.CropDataset(val_sets, D.SampleSpec(selfblend=float(dc["selfblend"]),
+                                                  blend_threshold=float(dc["blend_threshold"])),
+                           train=False, seed=seed)
+    baseline = D.mean_fake_mask(train_sets, spec, seed)
+    sampler = D.EpochSampler(train_ds, num_replicas=d.world, rank=d.rank, seed=seed)
+    steps_per_epoch = len(train_ds) // (bs * d.world)
+    if steps_per_epoch < 1:
+        raise InputError(None, f"batch size {bs} x {d.world} ranks exceeds the {len(train_ds)} samples per epoch")
+    epochs = int(tc["epochs"])
+    total_steps = epochs * steps_per_epoch
+
+    mcfg = ModelConfig.from_dict(cfg["model"])
+    model = build_model(mcfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=float(tc["lr"]), weight_decay=float(tc["weight_decay"]))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: lr_lambda(s, int(tc["warmup_steps"]), total_steps, float(tc["min_lr_ratio"])))
+    use_amp = device.type == "cuda" and tc["amp"] in ("auto", True, "true", "on")
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    start_epoch, step, best_score, bad, history = 0, 0, -math.inf, 0, []
+    if resume and last_path.exists():
+        payload = torch.load(last_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(payload["state_dict"])
+        st = payload["train_state"]
+        opt.load_state_dict(st["optimizer"])
+        sched.load_state_dict(st["scheduler"])
+        scaler.load_state_dict(st["scaler"])
+        start_epoch, step, best_score, bad, history = st["epoch"] + 1, st["step"], st["best_score"], st["bad"], \
+            st["history"]
+        if d.main:
+            log.info("resumed from %s at epoch %d (step %d)", last_path, start_epoch, step)
+    elif resume and d.main:
+        log.warning("%s not found: starting from scratch", last_path)
+    ddp_model = model
+    if d.world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        unused = bool(mcfg.aux_head) and float(lc["frame_weight"]) == 0
+        ddp_model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None,
+                        find_unused_parameters=unused)
+
+    if d.main:
+        out.mkdir(parents=True, exist_ok=True)
+        import yaml
+
+        write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+        write_json(out / "data.json", summary)
+        log.info("train %s | val %s | %d steps/epoch x %d epochs", _brief(summary["train"]), _brief(summary["val"]),
+                 steps_per_epoch, epochs)
+    model_id = f"unet-{mcfg.encoder}-{mcfg.input_size}-{mhash[:8]}-s{seed}"
+    t_start = time.time()
+    time_limit = float(tc["time_limit_min"]) * 60
+    nw = int(dc["num_workers"])
+    # spawned (not forked) persistent workers: a fork after OpenCV/dlib/PyAV threads ran
+    # in this process can deadlock; the epoch travels inside the sampler's indices.
+    loader = DataLoader(train_ds, batch_size=bs, sampler=sampler, num_workers=nw, drop_last=True,
+                        persistent_workers=nw > 0, worker_init_fn=_worker_init if nw > 0 else None,
+                        multiprocessing_context="spawn" if nw > 0 else None, prefetch_factor=4 if nw > 0 else None)
+    best_metrics: dict[str, float] = {}
+    epoch = start_epoch - 1
+    stop = False
+    for epoch in range(start_epoch, epochs):
+        train_ds.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+        model.train()
+        loss_sum, n_seen, t0 = 0.0, 0, time.time()
+        from tqdm import tqdm
+
+        bar = tqdm(loader, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
+                   leave=False, dynamic_ncols=True)
+        for x, y, lab in bar:
+            x, y, lab = x.to(device, non_blocking=True), y.to(device), lab.to(device)
+            with torch.autocast(device.type, enabled=use_amp):
+                outp = ddp_model(x)
+            mask_logits, head = outp if isinstance(outp, tuple) else (outp, None)
+            loss = seg_loss(mask_logits, y, lc["kind"], float(lc["dice_weight"]))
+            if head is not None and float(lc["frame_weight"]) > 0:
+                loss = loss + float(lc["frame_weight"]) * torch.nn.functional.binary_cross_entropy_with_logits(
+                    head.float()[:, 0], lab)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if float(tc["grad_clip"]) > 0:
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), float(tc["grad_clip"]))
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            step += 1
+            loss_sum += float(loss.detach()) * len(x)
+            n_seen += len(x)
+            if progress:
+                bar.set_postfix(loss=f"{loss_sum / n_seen:.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+            if time_limit and time.time() - t_start > time_limit:
+                stop = True
+                break
+        bar.close()
+        train_time = time.time() - t0
+        train_loss = _reduce_mean(loss_sum / max(1, n_seen), d)
+        stop = _reduce_flag(stop, d)
+        if d.main:
+            m, cal = validate(model, val_ds, baseline, device, cfg, use_amp)
+            row = {"epoch": epoch + 1, "step": step, "lr": sched.get_last_lr()[0], "train_loss": train_loss,
+                   "train_images_per_s": n_seen * d.world / max(train_time, 1e-9),
+                   "elapsed_s": time.time() - t_start, **{f"val_{k}": v for k, v in m.items()}}
+            history.append(row)
+            _append_csv(out / "log.csv", row)
+            score = m.get(tc["monitor"], float("nan"))
+            improved = not math.isnan(score) and score > best_score
+            meta = dict(model_id=model_id, config=cfg, data_manifest_hash=mhash, data=summary, metrics=m,
+                        calibration=cal, epoch=epoch + 1, step=step, training_seconds=time.time() - t_start,
+                        baseline_mask_area=float((baseline >= 0.5).mean()))
+            if improved:
+                best_score, bad, best_metrics = score, 0, m
+                save_checkpoint(best_path, model, mcfg, **meta)
+            else:
+                bad += 1
+            save_checkpoint(last_path, model, mcfg, **meta, train_state=dict(
+                optimizer=opt.state_dict(), scheduler=sched.state_dict(), scaler=scaler.state_dict(), epoch=epoch,
+                step=step, best_score=best_score, bad=bad, history=history))
+            log.info("epoch %d: train loss %.4f (%.1f img/s) | val loss %.4f IoU %.3f (const-mask %.3f) "
+                     "IoU-fake %.3f (%.3f) F1 %.3f pixAUC %.3f frameAUC %.3f real-flag %.2f%s",
+                     epoch + 1, train_loss, row["train_images_per_s"], m["loss"], m["iou"], m.get("base_iou", 0),
+                     m["iou_fake"], m.get("base_iou_fake", 0), m["f1"], m["pixel_auc"], m["frame_auc"],
+                     m["real_flag_rate"], " *" if improved else "")
+            patience = int(tc["patience"])
+            if patience and bad >= patience:
+                log.info("early stop: %s did not improve for %d epochs", tc["monitor"], patience)
+                stop = True
+        stop = _bcast_flag(stop, d)
+        if stop:
+            break
+    _barrier(d)
+    if d.main and best_metrics:
+        write_json(out / "metrics.json", {"best": best_metrics, "monitor": tc["monitor"], "epochs_run": epoch + 1,
+                                          "model_id": model_id, "data_manifest_hash": mhash})
+    if d.main and not best_metrics and best_path.exists():
+        best_metrics = torch.load(best_path, map_location="cpu", weights_only=False).get("metrics", {})
+    return TrainResult(out=out, best=best_path, last=last_path, metrics=best_metrics, epochs=epoch + 1, model=model)
+
+
+def _brief(s: dict) -> str:
+    return (f"{s['videos']} videos ({s['real_videos']} real, {s['fake_videos']} fake), {s['real_crops']} real / "
+            f"{s['fake_crops']} fake crops, {len(s['identities'])} identities")
+
+
+def _worker_init(worker_id: int) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _reduce_mean(v: float, d: Dist) -> float:
+    if d.world <= 1:
+        return v
+    import torch
+    import torch.distributed as dist
+
+    t = torch.tensor([v], dtype=torch.float64)
+    dist.all_reduce(t)
+    return float(t.item()) / d.world
+
+
+def _reduce_flag(flag: bool, d: Dist) -> bool:
+    if d.world <= 1:
+        return flag
+    import torch
+    import torch.distributed as dist
+
+    t = torch.tensor([int(flag)])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def _bcast_flag(flag: bool, d: Dist) -> bool:
+    if d.world <= 1:
+        return flag
+    import torch
+    import torch.distributed as dist
+
+    t = torch.tensor([int(flag)])
+    dist.broadcast(t, 0)
+    return bool(t.item())
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def validate(model, val_ds, baseline, device, cfg: dict, use_amp: bool = False):
+    """Metrics on every validation crop, and the calibration fitted on per-video scores
+    (decision.frame_score -> aggregate_track -> aggregate_video, as analysis does)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from .decision import fit_calibration
+
+    lc = cfg["loss"]
+    model.eval()
+    metrics = SegMetrics(baseline)
+    bs = int(cfg["train"]["val_batch_size"])
+    loader = DataLoader(val_ds, batch_size=bs, shuffle=False, num_workers=0)
+    i0 = 0
+    with torch.inference_mode():
+        for x, y, lab in loader:
+            with torch.autocast(device.type, enabled=use_amp):
+                outp = model(x.to(device))
+            logits, head = outp if isinstance(outp, tuple) else (outp, None)
+            loss = float(seg_loss(logits, y.to(device), lc["kind"], float(lc["dice_weight"])))
+            probs = logits.float().sigmoid()[:, 0].cpu().numpy()
+            hp = head.float().sigmoid()[:, 0].cpu().numpy() if head is not None else None
+            vids = [val_ds.video_of(i) for i in range(i0, i0 + len(x))]
+            i0 += len(x)
+            metrics.update(probs, y[:, 0].numpy(), lab.numpy(), hp, vids, loss)
+    model.train()
+    m = metrics.compute()
+    keys, scores, labels = metrics.video_scores()
+    cal: dict[str, Any] = {}
+    try:
+        cal = fit_calibration(scores, labels, float(cfg["train"]["target_fpr"])).to_dict()
+        cal["fitted_on"] = f"{len(keys)} validation videos ({int((labels == 0).sum())} real)"
+    except ValueError as e:  # e.g. validation without a fake video
+        log.warning("no calibration fitted: %s", e)
+    return m, cal
+
+
+# ---------------------------------------------------------------- packaging
+def package(src: str | Path, dst: str | Path, *, half: bool = True) -> dict[str, Any]:
+    """Write a shippable model: weights (fp16 storage by default, loaded back as fp32)
+    and the metadata analysis needs, without optimizer state."""
+    import torch
+
+    from .model import ModelConfig, build_model, save_checkpoint
+
+    payload = torch.load(src, map_location="cpu", weights_only=False)
+    cfg = ModelConfig.from_dict(payload["model_config"])
+    model = build_model(cfg)
+    model.load_state_dict(payload["state_dict"])
+    meta = {k: v for k, v in payload.items() if k not in ("state_dict", "model_config", "train_state", "versions")}
+    meta["trained_with_versions"] = payload.get("versions", {})
+    save_checkpoint(dst, model, cfg, half=half, **meta)
+    return {"path": str(dst), "bytes": Path(dst).stat().st_size}
+
+
+# ---------------------------------------------------------------- CLI
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", help="YAML experiment config (configs/*.yaml)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.epochs=3 (repeatable)")
+    p.add_argument("--data", action="append", default=[], metavar="PATH",
+                   help="add a data source (FF++/forge tree, .csv pair list or masks/ .jsonl manifest)")
+    p.add_argument("--reals", action="append", default=[], metavar="PATH",
+                   help="add real videos (file or folder) for self-blending and real negatives")
+    p.add_argument("--out", help="output folder (train.out)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--package", nargs=2, metavar=("CHECKPOINT", "DEST"),
+                   help="write a shippable fp16 copy of a checkpoint (no optimizer state) and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if args.package:
+        info = package(*args.package)
+        print(json.dumps(info))
+        return 0
+    config = args.config
+    if args.resume and not config and args.out and (Path(args.out) / "config.yaml").exists():
+        config = str(Path(args.out) / "config.yaml")
+    cfg = load_config(config, args.overrides)
+    for p in args.data:
+        cfg["data"]["sources"].append({"path": p, "kind": "auto"})
+    for p in args.reals:
+        cfg["data"]["sources"].append({"path": p, "kind": "reals"})
+    if args.out:
+        cfg["train"]["out"] = args.out
+    if args.quiet:
+        cfg["train"]["progress"] = False
+    res = train(cfg, resume=args.resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps({"best": str(res.best), "epochs": res.epochs,
+                          **{k: round(v, 4) for k, v in res.metrics.items() if isinstance(v, float)}}))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="train.py", description="Train the U-Net localizer (see configs/).")
+    add_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        return run(args)
+    except InputError as e:
+        print(f"train: error: {e}", file=sys.stderr)
+        return 2
