@@ -147,7 +147,8 @@ def test_bad_input_leaves_nothing(loc, face_analyzer, tmp_path):
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_cli_many_inputs_with_errors(ckpt, carphone, tmp_path, capsys):
+def test_cli_many_inputs_with_errors(ckpt, carphone, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LOCALIZE_CACHE", str(tmp_path / "cache"))  # the default backend exports the .pt once
     data = carphone.read_bytes()
     trunc = tmp_path / "truncated.mp4"
     trunc.write_bytes(data[: len(data) // 2])
@@ -181,10 +182,13 @@ def test_cli_many_inputs_with_errors(ckpt, carphone, tmp_path, capsys):
     assert sub[0] == "filename,label" and len(sub) == 2 and sub[1].startswith("carphone_pristine.mp4,")
     m = json.loads((out / "metrics.json").read_text())
     assert m["n"] == 1 and m["auc"] is None and "log_loss" in m
+    r = json.loads((out / "carphone_pristine" / REPORT_JSON).read_text())
+    assert r["model"]["backend"] == "onnx" and r["model"]["path"] == str(ckpt)  # the ONNX cache, named by the .pt
 
 
 def test_cli_resume_skips_done_inputs(ckpt, carphone, tmp_path, capsys):
-    args = ["analyze", str(carphone), "--model", str(ckpt), "--out", str(tmp_path), "--frames", "2", "--no-overlay"]
+    args = ["analyze", str(carphone), "--model", str(ckpt), "--out", str(tmp_path), "--frames", "2", "--no-overlay",
+            "--backend", "torch"]
     assert cli(args) == 0
     rp = tmp_path / "carphone_pristine" / REPORT_JSON
     before = rp.stat().st_mtime_ns
