@@ -171,11 +171,19 @@ def test_openapi_docs_and_viewer(tmp_path):
         assert "swagger" in c.get("/docs").text.lower()
         page = c.get("/")
         assert page.status_code == 200 and "static/app.js" in page.text
+        # the viewer ships inside the package (package data), so pip installs serve it too
+        import localize
+        from localize.server.app import find_viewer
+
+        assert find_viewer() == Path(localize.__file__).parent / "viewer"
         for asset in ("app.js", "style.css"):
             assert c.get(f"/static/{asset}").status_code == 200
         assert c.get("/static/../config.py").status_code == 404
         # no external CDN: every script and stylesheet is local
         assert "http://" not in page.text and "https://" not in page.text
+        csp = page.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp
+        assert page.headers["x-content-type-options"] == "nosniff"
 
 
 def test_metrics_prometheus_text(tmp_path, carphone):

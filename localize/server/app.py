@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..errors import InputError
@@ -37,6 +38,10 @@ ARTIFACTS = {"overlay.mp4": "video/mp4", "timeline.png": "image/png", "contact_s
              "report.json": "application/json"}
 FRAME_NAME = re.compile(r"^(\d{1,9})\.png$")
 MAX_FRAMES_OPTION = 10000
+# The viewer loads nothing from elsewhere; blob: for the local original and token-fetched media.
+VIEWER_CSP = (b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+              b"media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+              b"frame-ancestors 'none'; form-action 'none'")
 
 
 @dataclass
@@ -51,7 +56,8 @@ class ServerState:
 
 
 def find_viewer(override: str | None = None) -> Path | None:
-    """The viewer folder: an explicit one, the installed package's copy, or the source checkout's."""
+    """The viewer folder: an explicit one, else ``localize/viewer`` (package data, so a
+    pip-installed server has it too; a top-level ``viewer/`` of a checkout is a fallback)."""
     here = Path(__file__).resolve()
     for cand in ([Path(override)] if override else []) + [here.parents[1] / "viewer", here.parents[2] / "viewer"]:
         if (cand / "index.html").is_file():
@@ -239,8 +245,10 @@ def create_app(settings: ServerSettings, *, analyze: AnalyzeFn | None = None,
         try:
             upload = await receive_upload(request.headers, request.stream(), part, settings.max_upload_bytes)
             options = _parse_options(upload.fields)
-            stored, media = check_media(upload, job_dir, max_duration_s=settings.max_duration_s,
-                                        max_pixels=settings.max_pixels)
+            # probing demuxes the whole file: keep it off the event loop
+            stored, media = await run_in_threadpool(check_media, upload, job_dir,
+                                                    max_duration_s=settings.max_duration_s,
+                                                    max_pixels=settings.max_pixels)
         except UploadError as e:
             _discard(part, job_dir)
             s.metrics.rejected_upload({413: "too_large", 415: "unsupported"}.get(e.status, "bad_request"))
@@ -411,7 +419,8 @@ def _links(jid: str, out: Path) -> dict[str, Any]:
 
 
 class _MetricsMiddleware:
-    """Counts requests and latencies by route template (pure ASGI: uploads stay streamed)."""
+    """Counts requests and latencies by route template and adds the security headers
+    (nosniff everywhere, a strict CSP on the viewer page). Pure ASGI, so uploads stay streamed."""
 
     def __init__(self, app):
         self.app = app
@@ -425,6 +434,12 @@ class _MetricsMiddleware:
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if scope.get("path") == "/":
+                    headers.append((b"content-security-policy", VIEWER_CSP))
+                    headers.append((b"x-frame-options", b"DENY"))
+                message = dict(message, headers=headers)
             await send(message)
 
         try:
