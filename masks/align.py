@@ -129,6 +129,19 @@ class OffsetMonitor:
         return int(np.median(bests)) if bests else 0
 
 
+def channel_max(d: np.ndarray) -> np.ndarray:
+    """Per-pixel max over the colour channels (20x faster than ``d.max(axis=2)``)."""
+    import cv2
+
+    if d.ndim == 2:
+        return d
+    c = cv2.split(np.ascontiguousarray(d))
+    out = c[0]
+    for x in c[1:]:
+        out = cv2.max(out, x)
+    return out
+
+
 @dataclass
 class NoiseSample:
     """Difference statistics outside the faces in one frame (grey levels)."""
@@ -151,7 +164,7 @@ def noise_stats(original: np.ndarray, manipulated: np.ndarray, exclude: list[tup
 
     a = original[::stride, ::stride]
     b = manipulated[::stride, ::stride]
-    d = cv2.absdiff(a, b).max(axis=2)
+    d = channel_max(cv2.absdiff(a, b))
     keep = np.ones(d.shape, bool)
     for x0, y0, x1, y1 in exclude:
         keep[max(0, int(y0 // stride)):max(0, int(np.ceil(y1 / stride))),

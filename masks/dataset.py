@@ -319,7 +319,12 @@ def derive_dataset(root: str | Path, out: str | Path, *, workers: int = 1,
                 bar.update(1)
                 bar.set_postfix(ok=ok, failed=failed)
         else:
-            with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as ex:
+            import multiprocessing as mp
+
+            # "spawn": forked children of a process that already ran FFmpeg/OpenCV
+            # thread pools can deadlock on a lock held by a thread that did not fork.
+            ctx = mp.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, mp_context=ctx) as ex:
                 futs = {ex.submit(_worker_run, p, str(out), pdict, sheet_frames): p for p in todo}
                 for f in as_completed(futs):
                     p = futs[f]

@@ -40,7 +40,8 @@ from localize.errors import InputError
 from localize.faces import Box, FaceAnalyzer, box_iou
 from localize.video import is_image, iter_frames, read_image
 
-from .align import Alignment, AlignmentError, NoiseSample, OffsetMonitor, check_static, noise_stats
+from .align import (Alignment, AlignmentError, NoiseSample, OffsetMonitor, channel_max, check_static,
+                    noise_stats)
 
 
 @dataclass
@@ -57,7 +58,9 @@ class MaskParams:
     min_component: float = 0.01   # drop changed blobs below this fraction of the face area
     min_area: float = 0.03        # a face with less changed area (fraction) is unchanged
     shape: str = "hull"           # "hull" (convex hull per face) or "fill" (fill holes)
-    detect_every: int = 25        # full detection every n frames; landmarks follow in between
+    detect_every: int = 25        # detection every n frames; landmarks follow in between
+    full_detect_every: int = 4    # every n-th detection scans the whole frame (others: near tracks)
+    noise_every: int = 2          # measure the noise every n frames (it is smoothed anyway)
     detect_side: int = 0          # detection scale (long side, px); 0 = auto (640, larger if no face)
     no_face: str = "frame"        # frames without a face: "frame" (whole-frame diff) or "empty"
     noise_window: int = 15        # frames over which the noise level is smoothed (median)
@@ -152,8 +155,10 @@ def _detect(analyzer: FaceAnalyzer, frame: np.ndarray, side: int):
 
 
 def _auto_sides(frame: np.ndarray) -> list[int]:
+    """640 px first (small frames are scaled up: HOG misses faces under ~80 px), then
+    larger scales for big frames with small faces (1080p DeepFakeDetection)."""
     long_side = max(frame.shape[:2])
-    sides = [min(640, long_side)]
+    sides = [640]
     for s in (1280, 1920):
         if long_side > sides[-1] * 1.2:
             sides.append(min(s, long_side))
@@ -162,11 +167,15 @@ def _auto_sides(frame: np.ndarray) -> list[int]:
 
 class FaceFollower:
     """Causal face tracker: detect every ``detect_every`` frames, follow landmarks in
-    between. Returns the 68 landmarks of every face present in each frame."""
+    between. Returns the 68 landmarks of every face present in each frame.
+
+    Detection runs on the whole frame every ``full_every`` detections (new faces) and
+    in windows around the tracked faces otherwise (re-anchoring, cheap)."""
 
     def __init__(self, analyzer: FaceAnalyzer, detect_every: int = 25, detect_side: int = 0,
-                 min_face: float = 24.0):
+                 min_face: float = 24.0, full_every: int = 4):
         self.analyzer = analyzer
+        self.full_every = max(1, int(full_every))
         self.every = max(1, int(detect_every))
         self.side = int(detect_side)
         self.min_face = min_face
@@ -184,11 +193,37 @@ class FaceFollower:
                 return faces
         return []
 
+    def _detect_near_tracks(self, frame: np.ndarray):
+        """Re-detect only around the tracked faces, at the full-frame detection scale
+        (a 2.5x face-size window costs a fraction of a full-frame scan)."""
+        import dataclasses
+
+        h, w = frame.shape[:2]
+        scale = (self.side or 640) / max(h, w)
+        found = []
+        for t in self.tracks:
+            x0, y0, x1, y1 = t["box"]
+            m = 0.75 * max(x1 - x0, y1 - y0)
+            cx0, cy0 = max(0, int(x0 - m)), max(0, int(y0 - m))
+            cx1, cy1 = min(w, int(x1 + m) + 1), min(h, int(y1 + m) + 1)
+            if cx1 - cx0 < 16 or cy1 - cy0 < 16:
+                continue
+            crop = frame[cy0:cy1, cx0:cx1]
+            side = max(16, int(round(max(crop.shape[:2]) * scale)))
+            for f in _detect(self.analyzer, crop, side):
+                b = (f.box[0] + cx0, f.box[1] + cy0, f.box[2] + cx0, f.box[3] + cy0)
+                lms = f.landmarks + np.array([cx0, cy0], np.float32) if f.landmarks is not None else None
+                if all(box_iou(b, g.box) < 0.5 for g in found):
+                    found.append(dataclasses.replace(f, box=b, landmarks=lms))
+        return found
+
     def step(self, idx: int, frame: np.ndarray) -> list[np.ndarray]:
         detect = self.k % self.every == 0
+        full = self.k % (self.every * self.full_every) == 0 or not self.tracks
         self.k += 1
         if detect:
-            dets = [f for f in self._detect(frame) if f.size >= self.min_face]
+            dets = self._detect(frame) if full else self._detect_near_tracks(frame)
+            dets = [f for f in dets if f.size >= self.min_face]
             pairs = sorted(((box_iou(t["box"], d.box), ti, di) for ti, t in enumerate(self.tracks)
                             for di, d in enumerate(dets)), reverse=True)
             used_t, used_d = set(), set()
@@ -259,12 +294,15 @@ def _shape(c: np.ndarray, how: str) -> np.ndarray:
 
 
 def derive_frame(original: np.ndarray, manipulated: np.ndarray, faces: list[np.ndarray], threshold: float,
-                 params: MaskParams, *, want_soft: bool = False, blur_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray | None, list[Box]]:
+                 params: MaskParams, *, want_soft: bool = False, blur_scale: float = 1.0,
+                 out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None, list[Box]]:
     """Mask of one aligned frame pair given the faces' landmarks and a threshold."""
     import cv2
 
     h, w = original.shape[:2]
-    mask = np.zeros((h, w), bool)
+    # ``out`` (a slice of a zeroed array) is written only where a face is: untouched
+    # pages of a large np.zeros array are never faulted in.
+    mask = np.zeros((h, w), bool) if out is None else out
     soft = np.zeros((h, w), np.uint8) if want_soft else None
     boxes: list[Box] = []
     for lms in faces:
@@ -279,11 +317,11 @@ def derive_frame(original: np.ndarray, manipulated: np.ndarray, faces: list[np.n
         rx1, ry1 = min(w, int(np.ceil(x1)) + pad + 1), min(h, int(np.ceil(y1)) + pad + 1)
         if rx1 - rx0 < 4 or ry1 - ry0 < 4:
             continue
-        d = cv2.absdiff(original[ry0:ry1, rx0:rx1], manipulated[ry0:ry1, rx0:rx1]).max(axis=2)
+        d = channel_max(cv2.absdiff(original[ry0:ry1, rx0:rx1], manipulated[ry0:ry1, rx0:rx1]))
         b = cv2.GaussianBlur(d.astype(np.float32), (0, 0), sigma)
         region = np.zeros(b.shape, np.uint8)
         cv2.fillConvexPoly(region, cv2.convexHull((pts - (rx0, ry0)).astype(np.int32)), 1)
-        face_area = float(region.sum())
+        face_area = float(cv2.countNonZero(region))
         if dil > 0:
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dil + 1, 2 * dil + 1))
             region = cv2.dilate(region, k)
@@ -293,15 +331,15 @@ def derive_frame(original: np.ndarray, manipulated: np.ndarray, faces: list[np.n
             s = np.clip(b, 0, 255).astype(np.uint8)
             sub = soft[ry0:ry1, rx0:rx1]
             np.maximum(sub, np.where(region > 0, s, 0).astype(np.uint8), out=sub)
-        if c.sum() < params.min_area * face_area:
+        if np.count_nonzero(c) < params.min_area * face_area:
             continue
         mask[ry0:ry1, rx0:rx1] |= _shape(c, params.shape)
     if not faces and params.no_face == "frame":
-        d = cv2.absdiff(original, manipulated).max(axis=2)
+        d = channel_max(cv2.absdiff(original, manipulated))
         sigma = max(0.5, params.blur * 0.25 * min(h, w) * blur_scale)
         b = cv2.GaussianBlur(d.astype(np.float32), (0, 0), sigma)
         c = _filter_components(b > threshold, 1e-3 * h * w)
-        mask = _shape(c, "fill")
+        mask[:] = _shape(c, "fill")
         if soft is not None:
             soft = np.clip(b, 0, 255).astype(np.uint8)
     return mask, soft, boxes
@@ -310,10 +348,11 @@ def derive_frame(original: np.ndarray, manipulated: np.ndarray, faces: list[np.n
 # ------------------------------------------------------------------ streams
 def iter_derive(original: str | Path, manipulated: str | Path, params: MaskParams | dict | None = None, *,
                 analyzer: FaceAnalyzer | None = None, stats: _Stats | None = None,
-                alignment: Alignment | None = None) -> Iterator[FrameResult]:
+                alignment: Alignment | None = None, out: np.ndarray | None = None) -> Iterator[FrameResult]:
     """Stream the derivation frame by frame (constant memory). Raises
     :class:`AlignmentError` before the first frame for size/length problems, and at a
-    checkpoint for a temporal offset. ``stats`` (optional) collects the numbers."""
+    checkpoint for a temporal offset. ``stats`` (optional) collects the numbers;
+    ``out`` (optional, a zeroed (N, H, W) bool array) receives the masks in place."""
     params = params if isinstance(params, MaskParams) else MaskParams.from_dict(params)
     stats = stats if stats is not None else _Stats()
     if alignment is None:
@@ -321,7 +360,8 @@ def iter_derive(original: str | Path, manipulated: str | Path, params: MaskParam
         stats.fps = info_o.fps
     stats.alignment = alignment
     analyzer = analyzer or FaceAnalyzer()
-    follower = FaceFollower(analyzer, params.detect_every, params.detect_side)
+    follower = FaceFollower(analyzer, params.detect_every, params.detect_side,
+                            full_every=params.full_detect_every)
     n = alignment.n_frames
     monitor = OffsetMonitor(n, window=params.offset_window, checkpoints=params.offset_checks, path=manipulated)
     recent: deque = deque(maxlen=max(1, params.noise_window))
@@ -343,7 +383,7 @@ def iter_derive(original: str | Path, manipulated: str | Path, params: MaskParam
                                                   f"{fa.shape[1]}x{fa.shape[0]}")
             monitor.update(k, fa, fb)
             faces = follower.step(k, fa)
-            ns = _noise(fa, fb, faces, params)
+            ns = _noise(fa, fb, faces, params) if k % max(1, params.noise_every) == 0 or not recent else None
             if ns is not None:
                 recent.append((_threshold(ns, params), ns.blur_scale))
                 stats.noise.append(ns.raw_mean)
@@ -356,7 +396,8 @@ def iter_derive(original: str | Path, manipulated: str | Path, params: MaskParam
                     fallback = (_threshold(fb_ns, params), fb_ns.blur_scale) if fb_ns else (params.t_min, 1.0)
                 thr, scale = fallback
             nz = ns.raw_mean if ns else None
-            mask, soft, boxes = derive_frame(fa, fb, faces, thr, params, want_soft=params.soft, blur_scale=scale)
+            mask, soft, boxes = derive_frame(fa, fb, faces, thr, params, want_soft=params.soft, blur_scale=scale,
+                                             out=None if out is None else out[k])
             stats.thresholds.append(thr)
             stats.areas.append(np.count_nonzero(mask) / mask.size)
             if not faces:
@@ -404,14 +445,17 @@ def derive_video_masks(original: str | Path, manipulated: str | Path, params: Ma
     params = params if isinstance(params, MaskParams) else MaskParams.from_dict(params)
     t0 = time.perf_counter()
     stats = _Stats()
-    masks, softs, thresholds, boxes = [], [], [], []
-    for r in iter_derive(original, manipulated, params, analyzer=analyzer, stats=stats):
-        masks.append(r.mask)
+    alignment, info, _ = check_static(original, manipulated)
+    stats.fps = info.fps
+    masks = np.zeros((alignment.n_frames, alignment.height, alignment.width), bool)
+    softs, thresholds, boxes = [], [], []
+    for r in iter_derive(original, manipulated, params, analyzer=analyzer, stats=stats, alignment=alignment,
+                         out=masks):
         if r.soft is not None:
             softs.append(r.soft)
         thresholds.append(r.threshold)
         boxes.append(r.boxes)
-    return DerivedMasks(masks=np.stack(masks), soft=np.stack(softs) if softs else None,
+    return DerivedMasks(masks=masks, soft=np.stack(softs) if softs else None,
                         areas=np.array(stats.areas), alignment=stats.alignment, params=params, fps=stats.fps,
                         noise=stats.summary(), thresholds=np.array(thresholds), boxes=boxes,
                         frames_without_face=stats.no_face, seconds=time.perf_counter() - t0)

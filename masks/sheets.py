@@ -31,7 +31,9 @@ def heat(original: np.ndarray, manipulated: np.ndarray, vmax: float = HEAT_MAX) 
     """Difference heat map (RGB uint8), fixed scale 0..vmax grey levels."""
     import cv2
 
-    d = cv2.absdiff(original, manipulated).max(axis=2).astype(np.float32)
+    from .align import channel_max
+
+    d = channel_max(cv2.absdiff(original, manipulated)).astype(np.float32)
     u8 = np.clip(d * (255.0 / vmax), 0, 255).astype(np.uint8)
     return cv2.applyColorMap(u8, cv2.COLORMAP_INFERNO)[:, :, ::-1]
 
