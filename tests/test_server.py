@@ -42,8 +42,8 @@ class StandIn:
 
         assert input_path.exists()
         self.calls.append(input_path)
-        self.started.set()
         progress(0.2, "faces")
+        self.started.set()
         assert self.gate.wait(30)
         if self.fail:
             raise self.fail

@@ -260,6 +260,7 @@ class JobPool:
         self._q: queue.Queue[str | None] = queue.Queue()
         self._pending = 0  # accepted and not finished (waiting + running)
         self._running = 0
+        self._started: dict[str, float] = {}  # running job -> start time
         self._lock = threading.Lock()
         self._recent: list[float] = []
         self._threads: list[threading.Thread] = []
@@ -287,18 +288,24 @@ class JobPool:
         return self._pending < self.concurrency + self.queue_size
 
     def retry_after(self) -> int:
-        """Seconds until a slot is likely free: mean recent job time x jobs ahead / runners."""
+        """Seconds until a slot is likely free: when the queue is full, a slot opens as soon
+        as the oldest running job ends (recent mean job time minus its elapsed time)."""
         mean = sum(self._recent) / len(self._recent) if self._recent else 10.0
-        ahead = max(1, self._pending - self.concurrency + 1)
-        return int(min(600, max(1, round(mean * ahead / self.concurrency))))
+        now = time.time()
+        with self._lock:
+            elapsed = max((now - t for t in self._started.values()), default=0.0)
+        return int(min(600, max(1, round(mean - elapsed))))
 
     def submit(self, job_id: str) -> None:
         with self._lock:
-            if self._stop.is_set() or not self.has_room():
+            full = self._stop.is_set() or not self.has_room()
+            if full:
                 self.stats.rejected += 1
-                raise QueueFull(self.retry_after())
-            self._pending += 1
-            self.stats.submitted += 1
+            else:
+                self._pending += 1
+                self.stats.submitted += 1
+        if full:
+            raise QueueFull(self.retry_after())
         self._q.put_nowait(job_id)
 
     def shutdown(self, timeout: float = 5.0) -> None:
@@ -330,12 +337,14 @@ class JobPool:
                 break
             with self._lock:
                 self._running += 1
+                self._started[job_id] = time.time()
             try:
                 self._run(job_id)
             finally:
                 with self._lock:
                     self._running -= 1
                     self._pending -= 1
+                    self._started.pop(job_id, None)
 
     def _run(self, job_id: str) -> None:
         status = self.store.read(job_id)
