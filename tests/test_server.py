@@ -416,6 +416,29 @@ def test_job_of_a_dead_worker_is_reported_failed(tmp_path):
     assert s["state"] == "failed" and "stopped" in s["error"] and s["expires_at"] is not None
 
 
+def test_shutdown_fails_waiting_and_running_jobs(tmp_path):
+    """A stopping worker leaves no job 'queued' or 'running' forever."""
+    from localize.server.jobs import JobPool
+
+    store = JobStore(tmp_path, ttl_s=60)
+    stand_in = StandIn(hold=True)
+    pool = JobPool(store, stand_in, queue_size=1)
+    pool.start()
+    ids = []
+    for _ in range(2):
+        jid = store.new_id()
+        store.create(jid, {"input": {"stored_as": "input.mp4"}})
+        (store.job_dir(jid) / "input.mp4").write_bytes(b"x")
+        pool.submit(jid)
+        ids.append(jid)
+    assert stand_in.started.wait(10)
+    pool.shutdown(timeout=0.2)
+    running, waiting = (store.read(j) for j in ids)
+    assert running["state"] == "failed" and "during the analysis" in running["error"]
+    assert waiting["state"] == "failed" and "before this job ran" in waiting["error"]
+    stand_in.gate.set()
+
+
 def test_sniff_and_display_name():
     assert sniff(b"\x00\x00\x00\x20ftypisom" + bytes(20)) == ("video", ".mp4")
     assert sniff(b"\x1a\x45\xdf\xa3" + bytes(20)) == ("video", ".mkv")

@@ -326,6 +326,11 @@ class JobPool:
                 self._q.put_nowait(None)
         for t in self._threads:
             t.join(timeout)
+        with self._lock:
+            running = list(self._started)
+        for job_id in running:  # the process is going away with these jobs unfinished
+            self.store.update(job_id, state=FAILED, stage="failed",
+                              error="the server stopped during the analysis; please submit it again")
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -334,6 +339,8 @@ class JobPool:
                 if job_id:
                     self.store.update(job_id, state=FAILED, stage="failed",
                                       error="the server stopped before this job ran; please submit it again")
+                    with self._lock:
+                        self._pending -= 1
                 break
             with self._lock:
                 self._running += 1
@@ -407,9 +414,11 @@ class Housekeeper:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop beating and remove this worker's file: its jobs read as lost at once."""
         self._stop.set()
         self._thread.join(5)
-        self.store.beat(self.wid, self.snapshot())
+        with contextlib.suppress(FileNotFoundError):
+            (self.store.root / ".workers" / f"{self.wid}.json").unlink()
 
     def _loop(self) -> None:
         next_sweep = 0.0
