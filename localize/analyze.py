@@ -64,6 +64,7 @@ class AnalyzeOptions:
     every: int = 1
     detect_every: int | None = None  # None: 1 for sparse samples, 5 when frames are consecutive
     detect_side: int = 640  # faces are detected on a copy scaled to this long side
+    detect_retry_side: int = 1280  # nothing found: look again at this scale (small faces; 0 = off)
     batch_size: int = 16
     overlay: bool = True
     overlay_max_side: int = 1280
@@ -209,6 +210,31 @@ def video_score(track_scores: dict[int, list[float]], q: float, min_frames: int)
     return D.aggregate_video([D.aggregate_track(track_scores[t], q) for t in used]), used
 
 
+class _RetryDetector:
+    """A FaceAnalyzer that looks again at a larger scale when it finds nothing: dlib's
+    HOG misses faces under ~80 px, which a 640 px copy of a 1080p portrait clip makes of
+    an ordinary head-and-shoulders face. Costs time only on frames without a face."""
+
+    def __init__(self, analyzer, retry_side: int):
+        self.analyzer = analyzer
+        self.retry_side = retry_side
+
+    def detect(self, image: np.ndarray, *, landmarks: bool = True):
+        faces = self.analyzer.detect(image, landmarks=landmarks)
+        long_side = max(image.shape[:2])
+        if faces or not self.retry_side or long_side <= self.analyzer.detect_side * 1.1:
+            return faces
+        base = self.analyzer.detect_side
+        try:
+            self.analyzer.detect_side = min(self.retry_side, long_side)
+            return self.analyzer.detect(image, landmarks=landmarks)
+        finally:
+            self.analyzer.detect_side = base
+
+    def landmarks(self, image: np.ndarray, box):
+        return self.analyzer.landmarks(image, box)
+
+
 def _face_crops(tracks, window: int = 5) -> dict[int, list[tuple[int, np.ndarray, bool]]]:
     """frame index -> [(track id, smoothed landmarks, freshly detected)]."""
     from .faces import smooth_landmarks
@@ -347,6 +373,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     if analyzer is None:
         with timer("faces"):
             analyzer = FaceAnalyzer(detect_side=opts.detect_side)
+    detector = _RetryDetector(analyzer, opts.detect_retry_side)
     steps = np.diff(indices) if len(indices) > 1 else np.array([1])
     detect_every = opts.detect_every or (5 if float(np.median(steps)) <= 2 else 1)
 
@@ -382,9 +409,9 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     # Pass 1: decode the chosen frames, detect and track faces.
     t0, c0, d0, dc0 = time.perf_counter(), time.process_time(), timer.t["decode"], timer.cpu["decode"]
     if sparse:
-        faces_at = _windowed_faces(analyzer, timed_frames(True), windows, opts.smooth_window)
+        faces_at = _windowed_faces(detector, timed_frames(True), windows, opts.smooth_window)
     else:
-        tracks = track_faces(analyzer, timed_frames(True), detect_every=detect_every, landmarks=True)
+        tracks = track_faces(detector, timed_frames(True), detect_every=detect_every, landmarks=True)
         faces_at = _face_crops(tracks, opts.smooth_window)
     timer.add("faces", time.perf_counter() - t0 - (timer.t["decode"] - d0),
               time.process_time() - c0 - (timer.cpu["decode"] - dc0))
