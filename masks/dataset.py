@@ -28,7 +28,7 @@ from localize.errors import InputError
 from localize.fileio import versions, write_text
 from localize.video import VideoWriter, is_image, sample_indices, write_image
 
-from .derive import MaskParams, iter_derive, _Stats, derive_image_masks, mask_iou
+from .derive import DeriveStats, MaskParams, _Prefetch, derive_image_masks, iter_derive, mask_iou
 from .pairs import Pair, derived_mask_path, find_pairs
 from .sheets import SheetFrame, write_contact_sheet
 
@@ -153,33 +153,41 @@ def _process_videos(pair: Pair, out: Path, params: MaskParams, analyzer, sheet_f
     mask_path = derived_mask_path(out, pair)
     soft_path = derived_mask_path(out, pair, "soft") if params.soft else None
     sheet_path = derived_mask_path(out, pair, "sheet")
-    stats = _Stats()
+    stats = DeriveStats()
     stats.fps = info.fps
     sheets: list[SheetFrame] = []
     ious: list[float] = []
     with_mask = 0
     prev = None
+    official = _OfficialIoU(pair.mask, n) if pair.mask else None
     # Masks and soft maps are streamed into lossless videos (constant memory); both
     # writers are atomic, so an error anywhere leaves neither behind.
-    with VideoWriter(mask_path, info.fps, lossless=True) as mw, \
-            (VideoWriter(soft_path, info.fps, lossless=True) if soft_path else _Null()) as sw:
-        for r in iter_derive(pair.original, pair.manipulated, params, analyzer=analyzer, stats=stats,
-                             alignment=alignment):
-            m8 = r.mask.astype(np.uint8) * 255
-            mw.write(np.repeat(m8[:, :, None], 3, axis=2))
-            if soft_path is not None:
-                sw.write(np.repeat(r.soft[:, :, None], 3, axis=2))
-            if r.index in want:
-                sheets.append(SheetFrame(r.index, r.original.copy(), r.manipulated.copy(), r.mask.copy(),
-                                         r.boxes, f"thr {r.threshold:.1f}"))
-            if r.mask.any():
-                with_mask += 1
-            if prev is not None and (prev.any() or r.mask.any()):
-                ious.append(mask_iou(prev, r.mask))
-            prev = r.mask
+    try:
+        with VideoWriter(mask_path, info.fps, lossless=True) as mw, \
+                (VideoWriter(soft_path, info.fps, lossless=True) if soft_path else _Null()) as sw:
+            for r in iter_derive(pair.original, pair.manipulated, params, analyzer=analyzer, stats=stats,
+                                 alignment=alignment):
+                m8 = r.mask.astype(np.uint8) * 255
+                mw.write(np.repeat(m8[:, :, None], 3, axis=2))
+                if soft_path is not None:
+                    sw.write(np.repeat(r.soft[:, :, None], 3, axis=2))
+                if r.index in want:
+                    sheets.append(SheetFrame(r.index, r.original.copy(), r.manipulated.copy(), r.mask.copy(),
+                                             r.boxes, f"thr {r.threshold:.1f}"))
+                if official is not None:
+                    official.update(r.mask)
+                if r.mask.any():
+                    with_mask += 1
+                if prev is not None and (prev.any() or r.mask.any()):
+                    ious.append(mask_iou(prev, r.mask))
+                prev = r.mask
+    finally:
+        if official is not None:
+            official.close()
     if sheets:
         write_contact_sheet(sheet_path, sheets, title=pair.key)
     a = stats.alignment
+    extra = official.result() if official is not None else {}
     return {
         "mask": _rel(mask_path, out), "soft": _rel(soft_path, out) if soft_path else None,
         "sheet": _rel(sheet_path, out) if sheets else None,
@@ -187,8 +195,47 @@ def _process_videos(pair: Pair, out: Path, params: MaskParams, analyzer, sheet_f
         "mean_area": round(float(np.mean(stats.areas)), 6) if stats.areas else 0.0,
         "frames_with_mask": with_mask, "frames_without_face": stats.no_face,
         "temporal_iou_median": round(float(np.median(ious)), 4) if ious else None,
-        "alignment": a.to_dict(), "noise": stats.summary(),
+        "alignment": a.to_dict(), "noise": stats.summary(), **extra,
     }
+
+
+class _OfficialIoU:
+    """IoU of the derived masks against the dataset's own (official/exact) mask video,
+    read alongside; a QA figure for the manifest, never a reason to fail the pair."""
+
+    def __init__(self, path: Path, n: int):
+        from .maskio import iter_mask_video
+
+        self.path = path
+        self.n = n
+        self.ious: list[float] = []
+        self.error: str | None = None
+        self._it = _Prefetch(iter_mask_video(path))
+
+    def update(self, mask: np.ndarray) -> None:
+        if self.error:
+            return
+        try:
+            _, ref = next(self._it)
+        except StopIteration:
+            self.error = f"official mask has fewer frames than the {self.n} derived"
+            return
+        except InputError as e:
+            self.error = str(e)
+            return
+        if ref.shape != mask.shape:
+            self.error = f"official mask is {ref.shape[1]}x{ref.shape[0]}, frames are {mask.shape[1]}x{mask.shape[0]}"
+            return
+        self.ious.append(mask_iou(mask, ref))
+
+    def close(self) -> None:
+        self._it.close()
+
+    def result(self) -> dict:
+        if self.error or not self.ious:
+            return {"official_iou": None, "official_iou_error": self.error or "no frames"}
+        v = np.array(self.ious)
+        return {"official_iou": round(float(v.mean()), 4), "official_iou_median": round(float(np.median(v)), 4)}
 
 
 def _process_images(pair: Pair, out: Path, params: MaskParams, analyzer, sheet_frames: int) -> dict:

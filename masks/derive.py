@@ -123,8 +123,9 @@ class DerivedMasks:
         return float(self.areas.mean()) if len(self.areas) else 0.0
 
 
-class _Stats:
-    """Accumulates per-frame numbers while streaming."""
+class DeriveStats:
+    """Per-frame numbers accumulated while :func:`iter_derive` streams (noise,
+    thresholds, areas, frames without a face, the alignment found)."""
 
     def __init__(self):
         self.noise: list[float] = []
@@ -401,14 +402,14 @@ class _Prefetch:
 
 
 def iter_derive(original: str | Path, manipulated: str | Path, params: MaskParams | dict | None = None, *,
-                analyzer: FaceAnalyzer | None = None, stats: _Stats | None = None,
+                analyzer: FaceAnalyzer | None = None, stats: DeriveStats | None = None,
                 alignment: Alignment | None = None, out: np.ndarray | None = None) -> Iterator[FrameResult]:
     """Stream the derivation frame by frame (constant memory). Raises
     :class:`AlignmentError` before the first frame for size/length problems, and at a
     checkpoint for a temporal offset. ``stats`` (optional) collects the numbers;
     ``out`` (optional, a zeroed (N, H, W) bool array) receives the masks in place."""
     params = params if isinstance(params, MaskParams) else MaskParams.from_dict(params)
-    stats = stats if stats is not None else _Stats()
+    stats = stats if stats is not None else DeriveStats()
     if alignment is None:
         alignment, info_o, _ = check_static(original, manipulated)
         stats.fps = info_o.fps
@@ -498,7 +499,7 @@ def derive_video_masks(original: str | Path, manipulated: str | Path, params: Ma
     does not align, ``InputError`` for unreadable media."""
     params = params if isinstance(params, MaskParams) else MaskParams.from_dict(params)
     t0 = time.perf_counter()
-    stats = _Stats()
+    stats = DeriveStats()
     alignment, info, _ = check_static(original, manipulated)
     stats.fps = info.fps
     masks = np.zeros((alignment.n_frames, alignment.height, alignment.width), bool)

@@ -240,6 +240,9 @@ def tree(synth, tmp_path):
     shutil.copy(d / "fake.mp4", fakes / "001_000.mp4")  # original 001 missing
     (fakes / "002_000.mp4").write_bytes(b"\x00\x01 not a video" * 50)
     shutil.copy(d / "fake_shift.mp4", fakes / "003_000.mp4")
+    from masks.maskio import write_mask_video
+
+    write_mask_video(root / "manipulated_sequences/Deepfakes/masks/videos/000_001.mp4", synth["truth"], 29.97)
     return root
 
 
@@ -260,6 +263,11 @@ def test_dataset_runner_bad_members_manifest_and_resume(tree, tmp_path):
     from masks.maskio import read_mask_video
 
     assert read_mask_video(out / good["mask"]).shape == (N, 144, 176)
+    assert good["official_iou"] >= 0.7 and good["official_mask"].endswith("masks/videos/000_001.mp4")
+    # a trainer finds exact masks through Pair.mask and derived ones through derived=
+    by_key = {p.key: p for p in find_pairs(tree, derived=out)}
+    assert by_key["Deepfakes/c23/000_001"].extra["derived_mask"] == out / good["mask"]
+    assert "derived_mask" not in by_key["Deepfakes/c23/001_000"].extra
     reasons = {k: r["reason"] for k, r in rows.items() if r["status"] == "failed"}
     assert "original_sequences/youtube/c23/videos/001.mp4 is missing" in reasons["Deepfakes/c23/001_000"]
     assert "not a readable video" in reasons["Deepfakes/c23/002_000"] or "corrupt" in reasons["Deepfakes/c23/002_000"]
