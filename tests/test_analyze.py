@@ -235,3 +235,42 @@ def test_crop_rule_is_the_training_rule(carphone, loc, face_analyzer, tmp_path):
         if f.faces:
             want = crop_box(landmark_box(train[f.index]), 1.3)
             np.testing.assert_allclose(f.faces[0].crop_box, want, atol=0.02)
+
+
+class _TwoFaces:
+    """A stand-in detector: two faces drifting right, one appearing only in some frames."""
+
+    detect_side = 640
+
+    def _boxes(self, idx):
+        boxes = [(10.0 + idx, 20.0, 90.0 + idx, 100.0), (200.0 + idx, 30.0, 270.0 + idx, 100.0)]
+        return boxes if idx < 40 else boxes[:1]
+
+    def detect(self, image, *, landmarks=True):
+        from localize.faces import Face
+
+        idx = int(image[0, 0, 0])
+        return [Face(box=b, score=1.0, landmarks=self.landmarks(image, b)) for b in self._boxes(idx)]
+
+    def landmarks(self, image, box):
+        from localize.faces import box_iou
+
+        # the shape predictor finds the face that is really there, near the box it is given
+        x0, y0, x1, y1 = max(self._boxes(int(image[0, 0, 0])), key=lambda b: box_iou(b, box))
+        g = np.linspace(0, 1, 68, dtype=np.float32)
+        return np.stack([x0 + g * (x1 - x0), y0 + (1 - g) * (y1 - y0)], 1)
+
+
+def test_windowed_faces_link_every_face_into_its_own_track():
+    from localize.analyze import _windowed_faces
+
+    samples = list(range(2, 60, 8))
+    windows = {i: [j for j in range(i - 2, i + 3)] for i in samples}
+    frames = ((j, np.full((8, 8, 3), j, np.uint8)) for j in range(0, 62))
+    per = _windowed_faces(_TwoFaces(), frames, windows, 5)
+    assert sorted(per) == samples
+    for i in samples:
+        tids = sorted(t for t, _, _ in per[i])
+        assert tids == ([0, 1] if i < 38 else [0])  # the right face leaves; the left keeps its id
+        left = next(l for t, l, _ in per[i] if t == 0)
+        assert left[:, 0].min() == pytest.approx(10.0 + i, abs=1e-3)  # landmarks averaged over the window
