@@ -237,13 +237,18 @@ def fit_calibration(video_scores: Sequence[float], labels: Sequence[int], target
                       track_quantile=track_quantile, n_real=n_real, n_fake=n_fake, small_sample=small)
     if method == "platt":
         cal.a, cal.b = _fit_platt(s, y)
+        if cal.a < 0:  # more forged area must never mean less likely fake: the score is uninformative here
+            cal.a = 0.0
+            cal.b = math.log((n_fake + 1.0) / (n_real + 1.0))
     elif method == "isotonic":
         cal.x, cal.y = _fit_isotonic(s, y)
     else:
         raise ValueError(f"unknown calibration method {method!r} (platt or isotonic)")
     cal.val_fpr = float(np.mean(s[y == 0] > thr))
     cal.val_tpr = float(np.mean(s[y == 1] > thr))
-    cal.note = (f"threshold above the highest of {n_real} validation real scores (too few reals to estimate a "
+    uninformative = method == "platt" and cal.a == 0.0
+    cal.note = ("WARNING: on validation the score does not increase with fakeness (slope clamped to 0, "
+                "probability = smoothed base rate); " if uninformative else "") + (f"threshold above the highest of {n_real} validation real scores (too few reals to estimate a "
                 f"{target_fpr:.0%} FPR quantile; the true FPR may be higher)") if small else \
         f"threshold = validation real-score quantile for FPR <= {target_fpr:.2%} on {n_real} reals"
     return cal

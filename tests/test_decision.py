@@ -120,3 +120,10 @@ def test_log_loss_matches_sklearn():
     p = [0.1, 0.8, 0.5, 0.99]
     y = [0, 1, 1, 0]
     assert D.log_loss(p, y) == pytest.approx(log_loss(y, p))
+
+
+def test_uninformative_score_gets_flat_probability_not_a_reversed_one():
+    cal = D.fit_calibration([0.5, 0.6, 0.1, 0.0], [0, 0, 1, 1])  # fakes score *lower* than reals
+    assert cal.a == 0.0
+    assert cal.probability(0.0) == pytest.approx(cal.probability(1.0))
+    assert "WARNING" in cal.note and cal.threshold > 0.6
