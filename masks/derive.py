@@ -7,7 +7,8 @@ The recipe (each step answers a failure seen on real data):
 2. **Faces**: dlib detections on the *original* every ``detect_every`` frames, followed
    in between by re-fitting the 68 landmarks (1 ms a frame instead of 60 ms for a
    detection). The face region is the convex hull of the landmarks plus the brows
-   raised towards the forehead, slightly dilated. Manipulations (Deepfakes boxes,
+   raised towards the forehead (``region_dilate`` widens it; 0 by default: the
+   official NeuralTextures masks stop at the jaw line). Manipulations (Deepfakes boxes,
    DeepFakeDetection, NeuralTextures' rendered face) live there, compression noise
    lives everywhere: restricting to it removes nearly all false positives.
 3. **Noise-adaptive threshold**: the per-pixel difference (max over RGB) is
@@ -69,6 +70,14 @@ class MaskParams:
     offset_window: int = 3        # temporal offsets searched at each checkpoint: -w..w
     offset_checks: int = 4        # checkpoints for the offset search
     soft: bool = False            # keep the soft difference maps (uint8 grey levels, blurred)
+
+    def __post_init__(self):
+        if self.shape not in ("hull", "fill"):
+            raise ValueError(f"shape must be 'hull' or 'fill', not {self.shape!r}")
+        if self.no_face not in ("frame", "empty"):
+            raise ValueError(f"no_face must be 'frame' or 'empty', not {self.no_face!r}")
+        if self.detect_every < 1 or self.full_detect_every < 1 or self.noise_every < 1:
+            raise ValueError("detect_every, full_detect_every and noise_every must be at least 1")
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "MaskParams":
