@@ -247,10 +247,14 @@ def fit_calibration(video_scores: Sequence[float], labels: Sequence[int], target
     cal.val_fpr = float(np.mean(s[y == 0] > thr))
     cal.val_tpr = float(np.mean(s[y == 1] > thr))
     uninformative = method == "platt" and cal.a == 0.0
-    cal.note = ("WARNING: on validation the score does not increase with fakeness (slope clamped to 0, "
-                "probability = smoothed base rate); " if uninformative else "") + (f"threshold above the highest of {n_real} validation real scores (too few reals to estimate a "
-                f"{target_fpr:.0%} FPR quantile; the true FPR may be higher)") if small else \
-        f"threshold = validation real-score quantile for FPR <= {target_fpr:.2%} on {n_real} reals"
+    warn = ("WARNING: on validation the score does not increase with fakeness (slope clamped to 0, "
+            "probability = smoothed base rate); ") if uninformative else ""
+    if small:
+        rule = (f"threshold above the highest of {n_real} validation real scores (too few reals to estimate a "
+                f"{target_fpr:.0%} FPR quantile; the true FPR may be higher)")
+    else:
+        rule = f"threshold = validation real-score quantile for FPR <= {target_fpr:.2%} on {n_real} reals"
+    cal.note = warn + rule
     return cal
 
 
