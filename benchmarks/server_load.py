@@ -194,7 +194,12 @@ def main() -> int:
                         post_lat.append(t_post)
                         jid = r.json()["id"]
                         while True:
-                            j = c.get(f"/v1/jobs/{jid}")
+                            try:
+                                j = c.get(f"/v1/jobs/{jid}")
+                            except httpx.HTTPError as e:
+                                errors.append(f"GET job: {type(e).__name__}: {e}")
+                                time.sleep(1)
+                                continue
                             if j.status_code != 200:
                                 errors.append(f"GET job {j.status_code}: {j.text[:200]}")
                                 break
@@ -202,8 +207,6 @@ def main() -> int:
                             if body["state"] in ("done", "failed"):
                                 break
                             time.sleep(0.2)
-                        else:
-                            break
                         if j.status_code != 200:
                             break
                         if body["state"] != "done":
@@ -211,8 +214,14 @@ def main() -> int:
                             break
                         job_lat.append(time.perf_counter() - t0)
                         service.append(float(body.get("took_s") or 0.0))
-                        ov = c.get(body["links"]["overlay"])
-                        if ov.status_code != 200 or ov.content[4:8] != b"ftyp":
+                        try:
+                            ov = c.get(body["links"]["overlay"])
+                        except httpx.HTTPError as e:
+                            errors.append(f"GET overlay: {type(e).__name__}: {e}")
+                            ov = None
+                        if ov is None:
+                            pass
+                        elif ov.status_code != 200 or ov.content[4:8] != b"ftyp":
                             errors.append(f"overlay {ov.status_code}")
                         if not body.get("report") or body["report"]["input"]["n_frames"] != args.clip_frames:
                             errors.append("report missing or wrong")
@@ -240,6 +249,7 @@ def main() -> int:
         leftover_uploads = [p.name for p in (results / ".uploads").iterdir()]
         leftover_trash = [p.name for p in results.iterdir() if p.name.startswith((".trash", ".out"))]
         n_tombstones = len(list((results / ".expired").iterdir()))
+        worker_pids_seen = len(list((results / ".workers").glob("*.json")))
     finally:
         server.terminate()
         try:
@@ -274,6 +284,8 @@ def main() -> int:
                   "model": model_kind, "host": "127.0.0.1", "cpu_cores": os.cpu_count(),
                   "server_startup_s": round(startup_s, 2)},
         "completed": len(job_lat), "errors": len(errors), "error_samples": errors[:10],
+        "worker_processes_seen": worker_pids_seen,
+        "worker_restarts": max(0, worker_pids_seen - args.workers),
         "deliberate_503": len(rejections), "retry_after_s": {"min": min(rejections, default=None),
                                                            "max": max(rejections, default=None)},
         "wall_s": round(wall, 2), "jobs_per_s": round(len(job_lat) / wall, 3),
@@ -297,7 +309,7 @@ def main() -> int:
         "load_avg": os.getloadavg(), "versions": versions(),
     }
     res["pass"] = {
-        "no_errors": not errors and len(job_lat) == n,
+        "no_errors": not errors and len(job_lat) == n and worker_pids_seen == args.workers,
         "memory_growth_under_10pct": growth_end < 0.10 and growth_max < 0.10,
         "no_temp_files_left": not (leftover_tmp or leftover_results or leftover_uploads or leftover_trash),
     }

@@ -6,6 +6,7 @@ the real carphone clip and checks the job's report is the one `analyze_path` wri
 """
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import threading
@@ -168,7 +169,11 @@ def test_openapi_docs_and_viewer(tmp_path):
             assert path in spec["paths"], path
         body = spec["paths"]["/v1/analyze"]["post"]["requestBody"]["content"]
         assert "file" in body["multipart/form-data"]["schema"]["properties"]
-        assert "swagger" in c.get("/docs").text.lower()
+        docs = c.get("/docs").text
+        assert "swagger" in docs.lower() and "/openapi.json" in docs
+        if importlib.util.find_spec("swagger_ui_bundle"):  # served offline: no CDN
+            assert "cdn." not in docs and "https://" not in docs
+            assert c.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
         page = c.get("/")
         assert page.status_code == 200 and "static/app.js" in page.text
         # the viewer ships inside the package (package data), so pip installs serve it too

@@ -7,6 +7,7 @@ folder (see :mod:`localize.server.jobs`), so any worker or host answers for any 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import os
@@ -38,6 +39,7 @@ ARTIFACTS = {"overlay.mp4": "video/mp4", "timeline.png": "image/png", "contact_s
              "report.json": "application/json"}
 FRAME_NAME = re.compile(r"^(\d{1,9})\.png$")
 MAX_FRAMES_OPTION = 10000
+HEALTHCHECK_TIMEOUT_S = 120  # uvicorn supervisor's ping timeout for worker processes
 # The viewer loads nothing from elsewhere; blob: for the local original and token-fetched media.
 VIEWER_CSP = (b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
               b"media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -177,7 +179,9 @@ def create_app(settings: ServerSettings, *, analyze: AnalyzeFn | None = None,
             pool.shutdown()
             hk.stop()
 
+    swagger = _swagger_assets()
     app = FastAPI(title="localize", version=__version__, lifespan=lifespan,
+                  docs_url=None if swagger else "/docs", redoc_url=None,
                   description="Localize face manipulations in video: upload a video or image, poll the job, "
                               "then fetch the report, the heatmap overlay and the key frames.")
     app.add_middleware(_MetricsMiddleware)
@@ -351,6 +355,18 @@ def create_app(settings: ServerSettings, *, analyze: AnalyzeFn | None = None,
 
     app.include_router(v1)
 
+    if swagger is not None:  # the API docs from local files: the browser fetches nothing elsewhere
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        app.mount("/docs-assets", StaticFiles(directory=swagger), name="docs-assets")
+
+        @app.get("/docs", include_in_schema=False)
+        def docs():
+            return get_swagger_ui_html(openapi_url="/openapi.json", title="localize API",
+                                       swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                       swagger_css_url="/docs-assets/swagger-ui.css",
+                                       swagger_favicon_url="/docs-assets/favicon-32x32.png")
+
     if viewer is not None:
         app.mount("/static", StaticFiles(directory=viewer), name="viewer")
 
@@ -363,6 +379,17 @@ def create_app(settings: ServerSettings, *, analyze: AnalyzeFn | None = None,
             return PlainTextResponse("the viewer files are not installed; the API is at /docs", status_code=404)
 
     return app
+
+
+def _swagger_assets() -> Path | None:
+    """Swagger UI's files from the swagger-ui-bundle package, when installed (else FastAPI's
+    default /docs page, which makes the browser load them from a CDN)."""
+    try:
+        import swagger_ui_bundle
+    except ImportError:
+        return None
+    p = Path(swagger_ui_bundle.swagger_ui_path)
+    return p if (p / "swagger-ui-bundle.js").is_file() else None
 
 
 def _parse_options(fields: dict[str, str]) -> dict[str, Any]:
@@ -512,6 +539,11 @@ def run(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.token:
         print(f"localize serve: warning: listening on {args.host} without a token (set --token or ${TOKEN_ENV})")
     print(f"localize serve: http://{args.host}:{args.port}/ (API docs at /docs), results in {settings.results_dir}")
+    kwargs: dict[str, Any] = {}
+    if args.workers > 1 and "timeout_worker_healthcheck" in inspect.signature(uvicorn.run).parameters:
+        # uvicorn's supervisor kills a worker that misses a 5 s ping; a worker busy with an
+        # analysis on a loaded machine can miss it, and killing it would lose its jobs
+        kwargs["timeout_worker_healthcheck"] = HEALTHCHECK_TIMEOUT_S
     uvicorn.run("localize.server.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level, proxy_headers=False)
+                workers=args.workers, log_level=args.log_level, proxy_headers=False, **kwargs)
     return 0
