@@ -34,6 +34,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--comps", default="c0,c23,c40")
+    ap.add_argument("--methods", default=None, help="comma-separated subset (default: all)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "forge_masks.json"))
     args = ap.parse_args()
 
@@ -45,8 +46,9 @@ def main() -> int:
     from masks.maskio import read_mask_video
 
     t0 = time.time()
-    summary = build_corpus(args.work, sources=[args.reals], seed=args.seed, workers=args.workers,
-                           max_frames=args.max_frames, progress=False)
+    methods = args.methods.split(",") if args.methods else None
+    summary = build_corpus(args.work, sources=[args.reals], methods=methods, seed=args.seed,
+                           workers=args.workers, max_frames=args.max_frames, progress=False)
     build_s = time.time() - t0
     man = json.loads(Path(summary.manifest).read_text())
     out = Path(args.work)

@@ -7,6 +7,10 @@ size (sqrt of the mask area):
   (M minus M eroded by r) and the outer band (M dilated by r minus M);
 - edge gradient: mean Sobel magnitude of L* on the 3-px contour of M.
 
+Both are measured at the binary mask's edge (where the feathered weight is ~0) and
+at the mask eroded by 4 % of the face size ("mid": inside the feather, where the
+blend weight is near one half and a seam would show first).
+
 The same numbers on the original frame (same bands) are the baseline: a forge whose
 fakes show much larger values than the originals has seams a detector would learn
 too easily. Reported per method, at c0 and c23.
@@ -52,6 +56,14 @@ def band_stats(img: np.ndarray, mask: np.ndarray) -> tuple[float, float] | None:
     return contrast, grad
 
 
+def eroded(mask: np.ndarray, frac: float = 0.04) -> np.ndarray:
+    import cv2
+
+    r = max(1, int(round(frac * np.sqrt(max(mask.sum(), 1)))))
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.erode(mask.astype(np.uint8), k).astype(bool)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default=None, help="an existing forge corpus (default: build the built-in one)")
@@ -78,14 +90,15 @@ def main() -> int:
             orig = read_frames(real_path(root, f["target"], comp), idx)
             fake = read_frames(fake_path(root, m, f["name"], comp), idx)
             for k, i in enumerate(idx):
-                a, b = band_stats(fake[k], masks[i]), band_stats(orig[k], masks[i])
-                if a is None or b is None:
-                    continue
-                d = per.setdefault(comp, {}).setdefault(m.key, {"fc": [], "oc": [], "fg": [], "og": []})
-                d["fc"].append(a[0])
-                d["oc"].append(b[0])
-                d["fg"].append(a[1])
-                d["og"].append(b[1])
+                for where, mk in (("edge", masks[i]), ("mid", eroded(masks[i]))):
+                    a, b = band_stats(fake[k], mk), band_stats(orig[k], mk)
+                    if a is None or b is None:
+                        continue
+                    d = per.setdefault(comp, {}).setdefault(f"{m.key}@{where}", {"fc": [], "oc": [], "fg": [], "og": []})
+                    d["fc"].append(a[0])
+                    d["oc"].append(b[0])
+                    d["fg"].append(a[1])
+                    d["og"].append(b[1])
     table = {}
     for comp, meth in per.items():
         for key, d in meth.items():

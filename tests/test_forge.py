@@ -235,7 +235,7 @@ def test_cli(source_dir, tmp_path, capsys):
     assert "unknown method" in capsys.readouterr().err
     assert main(["forge", "--out", str(tmp_path / "x"), "--from", str(tmp_path / "missing")]) == 2
     assert "no such file" in capsys.readouterr().err
-    assert not (tmp_path / "x" / "manifest.json").exists()
+    assert not (tmp_path / "x").exists()  # nothing written for a bad input
 
 
 def test_faceswap_on_real_clip_with_people_photo(shared_data, face_analyzer):

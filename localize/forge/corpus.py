@@ -500,13 +500,13 @@ def build_corpus(out: str | Path, sources: list[str | Path] | None = None, metho
     """
     t0 = time.time()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     chosen = get(methods)
     builtin = sources is None
     cfg = Config(seed=seed, max_frames=max_frames or (120 if builtin else 150),
                  segment=segment if segment is not None else (30 if builtin else None),
                  fakes_per_target=fakes_per_target or (2 if builtin else 1), min_frames=min_frames, preset=preset)
     items = builtin_inputs() if builtin else discover(sources)
+    out.mkdir(parents=True, exist_ok=True)
     probe_skips = assign_ids(items, cfg)
     skipped = [{"source": k, "reason": v} for k, v in probe_skips.items()]
     todo = [it for it in items if it.key not in probe_skips]

@@ -34,7 +34,7 @@ def draw_params(rng: np.random.Generator) -> LipSyncParams:
     return LipSyncParams(
         gain=float(rng.uniform(1.0, 1.4)),
         render_px=int(rng.choice([96, 96, 128])),
-        feather=float(rng.uniform(0.03, 0.05)),
+        feather=float(rng.uniform(0.02, 0.035)),
         tone=(float(rng.choice([-1, 1]) * rng.uniform(1.5, 3.5)), float(rng.uniform(-1.5, 1.5)),
               float(rng.uniform(-1.5, 1.5))),
         top=float(rng.uniform(0.4, 0.9)),
