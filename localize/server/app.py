@@ -495,10 +495,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"bearer token required on /v1 routes (default: ${TOKEN_ENV}; unset = no auth)")
     parser.add_argument("--results-dir", default="localize-results",
                         help="job state and results, shared by all workers (use a shared filesystem across hosts)")
-    parser.add_argument("--max-upload-mb", type=float, default=200.0)
-    parser.add_argument("--max-duration-s", type=float, default=120.0)
-    parser.add_argument("--ttl-s", type=float, default=3600.0, help="results are deleted this long after a job ends")
-    parser.add_argument("--queue-size", type=int, default=8, help="jobs that may wait per worker process")
+    parser.add_argument("--max-upload-mb", type=float, default=200.0, help="upload size limit (default 200; 413 above)")
+    parser.add_argument("--max-duration-s", type=float, default=120.0,
+                        help="longest video accepted, in seconds (default 120; 413 above)")
+    parser.add_argument("--ttl-s", type=float, default=3600.0, help="results are deleted this long after a job ends (default 3600)")
+    parser.add_argument("--queue-size", type=int, default=8, help="jobs that may wait per worker process (default 8; 503 + Retry-After when full)")
     parser.add_argument("--threads", type=int, default=None, help="inference threads per worker (default: cores / workers)")
     parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                         help="allow cross-origin calls from ORIGIN (repeatable; default: none)")
@@ -535,6 +536,13 @@ def run(args: argparse.Namespace) -> int:
 
         if not DEFAULT_MODEL.exists():
             raise InputError(DEFAULT_MODEL, "the shipped default model is missing; pass --model M.onnx")
+    # Load the model once before any worker starts: a bad file is one clear error line here,
+    # not a traceback per worker, and a .pt checkpoint is exported to the ONNX cache once.
+    from ..analyze import open_localizer
+
+    check = open_localizer(settings.model, backend="onnx", threads=1)
+    log.info("model %s (%s) loads", check.model_id, check.sha256[:12])
+    del check
     os.environ[SETTINGS_ENV] = settings.to_env()
     if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.token:
         print(f"localize serve: warning: listening on {args.host} without a token (set --token or ${TOKEN_ENV})")
