@@ -17,7 +17,7 @@ The recipe (each step answers a failure seen on real data):
    outside the faces (the pair's codec noise: about 0 in raw FF++, 3 in c23, 7 in
    c40, 4.5 in the VP9 GHOST pairs, max over RGB), smoothed over frames. When that
    noise stays spread out after blurring (heavy compression), the blur is widened
-   (up to 3x) first, so noise is averaged away rather than out-thresholding the fake.
+   (up to 5x) first, so noise is averaged away rather than out-thresholding the fake.
 4. **Shape**: components smaller than a fraction of the face are dropped (noise
    speckle), and the rest are closed into their convex hull per face (MSCCNet-style
    fill): manipulations replace a face-shaped or box-shaped region whose interior can
@@ -55,10 +55,11 @@ class MaskParams:
     t_min: float = 1.0            # lowest threshold, grey levels (raw/lossless pairs)
     noise_z: float = 4.5          # threshold = max(t_min, mean + noise_z * std of the blurred noise)
     noise_std: float = 2.0        # widen the blur (up to max_blur_scale x) until the noise std is below this
-    max_blur_scale: float = 3.0
+    max_blur_scale: float = 5.0   # (heavy compression: c40 noise needs about 3-5x)
     forehead: float = 0.2         # brows raised by this fraction of the brow-chin distance
     region_dilate: float = 0.0    # face region dilation, fraction of face size
     min_component: float = 0.01   # drop changed blobs below this fraction of the face area
+    min_relative: float = 0.0     # ... and blobs below this fraction of the face's largest blob
     min_area: float = 0.03        # a face with less changed area (fraction) is unchanged
     shape: str = "hull"           # "hull" (convex hull per face) or "fill" (fill holes)
     detect_every: int = 25        # detection every n frames; landmarks follow in between
@@ -280,14 +281,16 @@ def _landmark_box(pts: np.ndarray) -> Box:
 
 
 # ------------------------------------------------------------------ one frame
-def _filter_components(c: np.ndarray, min_px: float) -> np.ndarray:
+def _filter_components(c: np.ndarray, min_px: float, min_relative: float = 0.0) -> np.ndarray:
+    """Keep blobs of at least ``min_px`` pixels and ``min_relative`` x the largest."""
     import cv2
 
     n, lab, stats, _ = cv2.connectedComponentsWithStats(c.astype(np.uint8), connectivity=8)
     if n <= 1:
         return np.zeros_like(c, dtype=bool)
+    areas = stats[1:, cv2.CC_STAT_AREA]
     keep = np.zeros(n, bool)
-    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_px
+    keep[1:] = (areas >= min_px) & (areas >= min_relative * areas.max())
     return keep[lab]
 
 
@@ -338,7 +341,7 @@ def derive_frame(original: np.ndarray, manipulated: np.ndarray, faces: list[np.n
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dil + 1, 2 * dil + 1))
             region = cv2.dilate(region, k)
         c = (b > threshold) & (region > 0)
-        c = _filter_components(c, params.min_component * face_area)
+        c = _filter_components(c, params.min_component * face_area, params.min_relative)
         if soft is not None:
             s = np.clip(b, 0, 255).astype(np.uint8)
             sub = soft[ry0:ry1, rx0:rx1]

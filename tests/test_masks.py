@@ -191,10 +191,14 @@ def test_trailing_extra_frame_is_reported_and_dropped(synth, face_analyzer):
     ("fake_shift.mp4", "temporal offset"),
 ])
 def test_misaligned_pairs_are_refused(synth, face_analyzer, name, message):
+    import threading
+
     d = synth["dir"]
+    before = threading.active_count()
     with pytest.raises(AlignmentError, match=message) as e:
         derive_video_masks(d / "orig.mp4", d / name, analyzer=face_analyzer)
     assert name in str(e.value) and "\n" not in str(e.value)
+    assert threading.active_count() == before  # the decoding threads were stopped
 
 
 def test_image_pair_and_size_mismatch(synth, face_analyzer, tmp_path):
