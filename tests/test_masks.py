@@ -333,3 +333,19 @@ def test_cli_derive_and_one_line_errors(synth, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "x").exists() or not any((tmp_path / "x").rglob("*.mp4"))
+
+
+def test_several_faces_only_the_forged_one_is_masked(synth, face_analyzer):
+    """Two people in one frame, one forged, codec-like noise everywhere: the mask
+    covers the forged face and nothing of the untouched one."""
+    rng = np.random.default_rng(0)
+    i = 12
+    orig = np.concatenate([synth["frames"][i], synth["frames"][i + 10]], axis=1)
+    fake = np.concatenate([synth["fake"][i], synth["frames"][i + 10]], axis=1)
+    noisy = np.clip(fake.astype(np.int16) + rng.normal(0, 2.0, fake.shape).round().astype(np.int16), 0, 255)
+    r = derive_image_masks(orig, noisy.astype(np.uint8), analyzer=face_analyzer)
+    assert len(r.boxes[0]) == 2  # both faces found
+    mask = r.masks[0]
+    truth = np.concatenate([synth["truth"][i], np.zeros_like(synth["truth"][i])], axis=1)
+    assert mask[:, 176:].sum() == 0
+    assert mask_iou(mask, truth) >= 0.6
