@@ -90,8 +90,9 @@ def _plots(results: dict, out: Path) -> dict[str, bytes]:
 
     degs = results["degradations"]
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    MD = results.get("metrics_degradation") or results["metrics"]
     for det in dets:
-        ys = [(_get(results["metrics"], det, d, "all") or {}).get("auc") for d in degs]
+        ys = [(_get(MD, det, d, "all") or {}).get("auc") for d in degs]
         ax.plot(range(len(degs)), [np.nan if v is None else v for v in ys], "-o", label=det)
     ax.set_xticks(range(len(degs)), degs)
     ax.set(ylabel="video AUC (all fakes)", title="AUC vs degradation", ylim=(0, 1.02))
@@ -143,8 +144,9 @@ def answers(results: dict) -> dict[str, str]:
                 " Appearance alone cannot see an identity-remained fake (the face is the person's own), so "
                 "everything there rests on behaviour." if parts else "Not measurable: a kind of fake is missing.")
 
+    MD = results.get("metrics_degradation") or M
     beh = auc("identity:behaviour", "all")
-    beh_deg = {d: (_get(M, "identity:behaviour", d, "all") or {}).get("auc") for d in results["degradations"]}
+    beh_deg = {d: (_get(MD, "identity:behaviour", d, "all") or {}).get("auc") for d in results["degradations"]}
     fpr = (results.get("fpr_on_reals") or {}).get("identity:behaviour", {})
     out["b"] = ("Behavioural features: AUC " + (f"{_f(beh[0])} [{_f(beh[1][0], 2)}, {_f(beh[1][1], 2)}]" if beh else "-")
                 + " on all fakes at full quality; across degradations " +
@@ -155,13 +157,13 @@ def answers(results: dict) -> dict[str, str]:
                 "references of a few seconds from one session the person's behaviour model is narrow: held-out "
                 "clips of the same person often fall outside it, which shows up as real videos scored fake.")
     rob = []
-    for det in sorted({m["detector"] for m in M}):
-        base = (_get(M, det, "none", "all") or {}).get("auc")
-        worst = [(d, (_get(M, det, d, "all") or {}).get("auc")) for d in results["degradations"] if d != "none"]
-        worst = [(d, v) for d, v in worst if v is not None]
+    for det in sorted({m["detector"] for m in MD}):
+        base = (_get(MD, det, "none", "all") or {}).get("auc")
+        worst = [(d, (_get(MD, det, d, "all") or {}).get("auc")) for d in results["degradations"] if d != "none"]
+        worst = [(d, v) for d, v in worst if v is not None and np.isfinite(v)]
         if base is not None and worst:
             d, v = min(worst, key=lambda x: x[1])
-            c40 = (_get(M, det, "crf40", "all") or {}).get("auc")
+            c40 = (_get(MD, det, "crf40", "all") or {}).get("auc")
             rob.append(f"{det}: {_f(base, 2)} at full quality, {_f(c40, 2)} at CRF 40, worst {_f(v, 2)} ({d})")
     out["c"] = ("Robustness (AUC, all fakes): " + "; ".join(rob) + ". Identity features look at who the face is "
                 "and how it moves, not at pixel traces, so they should degrade least; the pixel-trace detectors "
@@ -214,13 +216,20 @@ def write_report(results: dict, out: Path) -> tuple[Path, Path, Path]:
                              _f(m["tpr_at_1fpr"]), _f(m["tpr_at_5fpr"])])
     md += [_table(["detector", "fakes", "reals n", "fakes n", "unscored", "AUC [95% CI]", "log loss", "acc",
                    "TPR", "FPR", "TPR@1%FPR", "TPR@5%FPR"], rows), ""]
-    md += ["## AUC by degradation (all fakes)", ""]
-    md += [_table(["detector", *degs], [[det, *[_f((_get(M, det, d, "all") or {}).get("auc")) for d in degs]]
-                                        for det in dets]), ""]
+    MD = results.get("metrics_degradation") or M
+    n_sub = (_get(MD, dets[0], "none", "all") or {}) if dets else {}
+    md += ["## AUC by degradation (all fakes)", "",
+           f"Same videos in every column ({n_sub.get('n_real', '-')} real, {n_sub.get('n_fake', '-')} fake); "
+           "in brackets: FPR at the stated operating point.", ""]
+
+    def cell(det, d, kind):
+        m = _get(MD, det, d, kind) or {}
+        return f"{_f(m.get('auc'))} ({_f(m.get('fpr'), 2)})" if m else "-"
+
+    md += [_table(["detector", *degs], [[det, *[cell(det, d, "all") for d in degs]] for det in dets]), ""]
     for kind in ("identity-replaced", "identity-remained"):
         md += [f"### {kind}", ""]
-        md += [_table(["detector", *degs], [[det, *[_f((_get(M, det, d, kind) or {}).get("auc")) for d in degs]]
-                                            for det in dets]), ""]
+        md += [_table(["detector", *degs], [[det, *[cell(det, d, kind) for d in degs]] for det in dets]), ""]
     fp = results.get("fpr_on_reals", {})
     md += ["## False positives on real videos (full quality)", ""]
     md += [_table(["detector", "FPR", "real videos", "threshold", "false positives"],

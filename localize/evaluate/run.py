@@ -198,13 +198,36 @@ def _make_detectors(cfg: dict, plan: P.Plan, cache_dir: Path, problems: dict, pr
     return dets
 
 
+def degraded_subset(cases: list[P.Case], max_per_kind: int | None) -> list[P.Case]:
+    """The cases that also get degraded variants: all, or at most ``max_per_kind`` per
+    kind (real / identity-replaced / identity-remained), spread over sources and
+    methods (round-robin over (protocol, method, group)), deterministic."""
+    if not max_per_kind:
+        return list(cases)
+    out = []
+    for kind in ("real", *KINDS):
+        buckets: dict[tuple, list[P.Case]] = {}
+        for c in sorted((c for c in cases if c.kind == kind), key=lambda c: c.case_id):
+            buckets.setdefault((c.protocol, c.method, c.group), []).append(c)
+        order, queues = [], [list(v) for _, v in sorted(buckets.items())]
+        while queues and len(order) < max_per_kind:
+            for q in queues:
+                if q and len(order) < max_per_kind:
+                    order.append(q.pop(0))
+            queues = [q for q in queues if q]
+        out += order
+    return out
+
+
 def score_all(plan: P.Plan, dets: dict, degradations: list[str], work: Path, cache: ScoreCache,
-              seen: set[str], progress: bool = True) -> list[dict]:
+              seen: set[str], progress: bool = True, max_per_kind: int | None = None) -> list[dict]:
     from tqdm import tqdm
 
     rows = []
-    jobs = [(c, d) for d in degradations for c in plan.cases]
+    sub = degraded_subset(plan.cases, max_per_kind)
+    jobs = [(c, d) for d in degradations for c in (plan.cases if d == "none" else sub)]
     bar = tqdm(jobs, desc="evaluate", unit="video", disable=not progress)
+    in_sub = {c.case_id for c in sub}
     for case, deg in bar:
         try:
             path = variant_path(case, deg, work)
@@ -224,10 +247,12 @@ def score_all(plan: P.Plan, dets: dict, degradations: list[str], work: Path, cac
                 cache.put(dn, key, res)
             if dn == "identity":
                 for fam in IdentityDetector.families:
-                    sub = res.get(fam) or {}
-                    rows.append(_row(case, deg, f"identity:{fam}", None, {**res, **sub}, seen))
+                    part = res.get(fam) or {}
+                    rows.append(_row(case, deg, f"identity:{fam}", None, {**res, **part}, seen))
             else:
                 rows.append(_row(case, deg, dn, None, res, seen))
+            for r in rows[-(3 if dn == "identity" else 1):]:
+                r["degraded_subset"] = case.case_id in in_sub
     return rows
 
 
@@ -350,10 +375,20 @@ def run_evaluation(config: str | Path | dict, out: str | Path, *, progress: bool
     dets = _make_detectors(cfg, plan, cache_dir, problems, progress)
     seen = _training_sources(cfg) if ("mask" in dets or "mesonet" in dets) else set()
     t1 = time.time()
-    rows = score_all(plan, dets, degradations, work, ScoreCache(cache_dir / "scores"), seen, progress)
+    max_per_kind = cfg.get("degraded_max_per_kind")
+    rows = score_all(plan, dets, degradations, work, ScoreCache(cache_dir / "scores"), seen, progress,
+                     max_per_kind=max_per_kind)
+    if max_per_kind:
+        plan.notes.append(f"degraded variants were scored on at most {max_per_kind} videos per kind (real, "
+                          "identity-replaced, identity-remained), spread over sources and methods; full quality "
+                          "('none') uses every video, so compare degradations with each other, not with 'none' "
+                          "of the main table")
     timings["scoring"] = round(time.time() - t1, 1)
     thr = thresholds(dets)
     metrics = compute_metrics(rows, thr, n_boot)
+    # degradations compared on the same videos ('none' restricted to the degraded subset)
+    metrics_deg = compute_metrics(rows, thr, n_boot, subset=lambda r: r.get("degraded_subset", True)) \
+        if max_per_kind else metrics
     unseen = compute_metrics(rows, thr, n_boot, subset=lambda r: not r["seen_in_training"]) if seen else []
     t2 = time.time()
     refs = references_curve(plan, dets["identity"], list(cfg.get("references", [1, 2, 3, 5])), n_boot) \
@@ -376,7 +411,7 @@ def run_evaluation(config: str | Path | dict, out: str | Path, *, progress: bool
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "detectors": {k: getattr(v, "key", "") for k, v in dets.items()}, "detector_problems": problems,
         "thresholds": thr, "plan": plan.to_dict(), "degradations": degradations,
-        "metrics": metrics, "metrics_unseen_by_trained_detectors": unseen, "references_curve": refs,
+        "metrics": metrics, "metrics_degradation": metrics_deg, "metrics_unseen_by_trained_detectors": unseen, "references_curve": refs,
         "pixel": pix, "fpr_on_reals": fpr_people, "rows": rows,
         "counts": {"cases": len(plan.cases), "reals": sum(c.label == 0 for c in plan.cases),
                    "fakes": {k: sum(c.label == 1 and c.kind == k for c in plan.cases) for k in KINDS},
