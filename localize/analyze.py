@@ -343,12 +343,16 @@ def analyze_path(path: str | Path, out_dir: str | Path, *, localizer, options: A
     """
     path, out_dir = Path(path), Path(out_dir)
     opts = options or AnalyzeOptions()
+    made = [p for p in [out_dir.parent, *out_dir.parent.parents] if not p.exists()]
     tmp = _prepare_out(out_dir)
     try:
         report = _analyze(path, tmp, localizer, opts, progress, analyzer)
         _commit_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for p in made:  # folders this call created, deepest first, if still empty
+            with contextlib.suppress(OSError):
+                p.rmdir()
         raise
     return report
 
@@ -828,8 +832,12 @@ def run(args) -> int:
                "tracks": "", "seconds": "", "error": ""}
         try:
             old = _resumable(folder, src, loc, opts) if args.resume else None
-            rep = old if old is not None else analyze_path(src, folder, localizer=loc, options=opts,
-                                                           analyzer=analyzer).to_dict()
+            if old is not None:
+                rep = old
+            else:
+                with _StageBar(src.name, enabled=tqdm is not None and sys.stderr.isatty()) as stage_bar:
+                    rep = analyze_path(src, folder, localizer=loc, options=opts, analyzer=analyzer,
+                                       progress=stage_bar).to_dict()
             v = rep["video"]
             op = v.get("operating_point") or {}
             row.update(status=rep["status"], decision=v["decision"], probability=_fmt(v["probability"]),
@@ -866,6 +874,36 @@ def run(args) -> int:
         write_json(out / "metrics.json", m)
         print("metrics: " + ", ".join(f"{k}={v}" for k, v in m.items() if not isinstance(v, list)))
     return 2 if errors else 0
+
+
+class _StageBar:
+    """A tqdm bar per analysis stage of one input (a progress callback)."""
+
+    def __init__(self, name: str, enabled: bool):
+        self.name, self.enabled, self.bar, self.stage = name, enabled, None, None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=f"{self.name} {stage}", unit="frame", leave=False)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> "_StageBar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _fmt(v) -> str:

@@ -143,8 +143,7 @@ def test_bad_input_leaves_nothing(loc, face_analyzer, tmp_path):
     bad.write_bytes(b"")
     with pytest.raises(InputError, match="empty"):
         analyze_path(bad, tmp_path / "out" / "x", localizer=loc, analyzer=face_analyzer)
-    assert not (tmp_path / "out" / "x").exists()
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()  # not even the folder it would have made
 
 
 def test_cli_many_inputs_with_errors(ckpt, carphone, tmp_path, capsys, monkeypatch):
