@@ -59,7 +59,8 @@ def main() -> int:
                 r = analyze_path(p, Path(td) / "r", localizer=loc, options=opts, analyzer=fa)
             results[key] = {"status": r.status, "decision": r.decision, "score": r.score,
                             "probability": r.probability, "tracks": len(r.tracks),
-                            "frames_with_face": r.input["frames_with_face"], "seconds": round(time.perf_counter() - t0, 2)}
+                            "frames_with_face": r.input["frames_with_face"],
+                            "seconds": round(time.perf_counter() - t0, 2)}
         except InputError as e:
             results[key] = {"status": "error", "error": str(e)}
         print(key, results[key], flush=True)

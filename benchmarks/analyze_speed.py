@@ -56,7 +56,8 @@ def run_once(path, loc, analyzer, opts, out_root: Path) -> dict:
     crops = sum(len(f.faces) for f in rep.frames)
     return {"wall_s": round(wall, 3), "frames": n, "crops": crops, "frames_per_s": round(n / wall, 2),
             "split_s": rep.timings, "cpu_s": round(cpu, 3),
-            "split_cpu_s": rep.timings_cpu, "load_avg": os.getloadavg()[0], "ms_per_crop_model": round(1000 * rep.timings.get("model", 0) / max(crops, 1), 2),
+            "split_cpu_s": rep.timings_cpu, "load_avg": os.getloadavg()[0],
+            "ms_per_crop_model": round(1000 * rep.timings.get("model", 0) / max(crops, 1), 2),
             "decision": rep.decision, "score": rep.score}
 
 

@@ -472,7 +472,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                 frames_out.append(fr)
                 with timer("overlay"):
                     running, _ = video_score(track_scores, q, opts.min_track_frames)
-                    ov = _draw(img, fr, draws, running, cal, px_thr, scale, opts) if (writer is not None or fr.faces) else None
+                    need = writer is not None or bool(fr.faces)
+                    ov = _draw(img, fr, draws, running, cal, px_thr, scale, opts) if need else None
                     if writer is not None:
                         writer.write(ov)
                     if fr.faces and opts.key_frames > 0:
