@@ -77,7 +77,8 @@ def draw_face(frame: np.ndarray, face: FaceDraw, *, pixel_threshold: float = 0.5
         local = (b[0] - x0, b[1] - y0, b[2] - x0, b[3] - y0)
         p = paste(face.prob, local, (y1 - y0, x1 - x0))
         region = frame[y0:y1, x0:x1]
-        alpha = np.clip(p, 0, 1) * np.float32(opacity)  # transparent where nothing is suspected
+        # transparent where nothing is suspected (no tinted square around every face)
+        alpha = np.clip((p - 0.05) / 0.95, 0, 1) * np.float32(opacity)
         region[...] = cv2.blendLinear(np.ascontiguousarray(region), heat_colors(p), 1 - alpha, alpha)
         mask = (p >= pixel_threshold).astype(np.uint8)
         if mask.any():
