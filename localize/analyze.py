@@ -572,7 +572,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         title = f"{path.name}: {decision}" + (f" (p={prob:.2f})" if prob is not None else "")
         (work / TIMELINE_PNG).write_bytes(timeline_png(
             [f.time for f in frames_out], [f.score for f in frames_out],
-            threshold=cal.threshold if cal else None, track_series=series, title=title))
+            threshold=cal.threshold if cal else None, track_series=series, title=title,
+            duration=None if info.is_image else info.duration))
         files["timeline"] = TIMELINE_PNG
 
     timings = {k: round(v, 4) for k, v in timer.t.items()}

@@ -111,7 +111,7 @@ def draw_banner(frame: np.ndarray, lines: Sequence[str], colour=WHITE) -> None:
 
 def timeline_png(times: Sequence[float], frame_scores: Sequence[float | None], *, threshold: float | None,
                  track_series: dict[int, tuple[list[float], list[float]]] | None = None,
-                 title: str = "", xlabel: str = "time (s)") -> bytes:
+                 title: str = "", xlabel: str = "time (s)", duration: float | None = None) -> bytes:
     """Per-frame score plot with the threshold line; frames without a face are marked
     on the axis. Returns PNG bytes (matplotlib Agg, no pyplot global state)."""
     import io
@@ -137,7 +137,9 @@ def timeline_png(times: Sequence[float], frame_scores: Sequence[float | None], *
         ax.axhline(threshold * 100, color="tab:red", ls="--", lw=1, label=f"threshold {threshold * 100:.1f}%")
     top = np.nanmax(s) if (~nf).any() else 0.0
     ax.set_ylim(0, max(5.0, (max(top, threshold or 0) * 100) * 1.15))
-    if len(t):
+    if duration:  # the whole video, so the plot lines up with a player's time line
+        ax.set_xlim(0, duration)
+    elif len(t):
         ax.set_xlim(t.min() - 0.02, t.max() + 0.02 if t.max() > t.min() else t.min() + 1)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("forged area (% of face crop)")
