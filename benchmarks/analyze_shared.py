@@ -75,7 +75,8 @@ def main() -> int:
                           "manipulated_decision": rm.get("decision"), "fake_above_original": ok})
     real_rows = {str(p.relative_to(SHARED)): run(p) for p in reals}
     fps = [k for k, v in real_rows.items() if v.get("decision") == "fake"]
-    out = {"model": {"path": loc.path, "id": loc.model_id, "sha256": loc.sha256, "backend": loc.backend},
+    out = {"model": {"path": loc.path, "id": loc.model_id, "sha256": loc.sha256, "backend": loc.backend,
+                     "epoch": loc.meta.get("epoch"), "validation_metrics": loc.meta.get("metrics")},
            "operating_point": None if cal is None else cal.to_dict(), "frames": args.frames,
            "pairs": pair_rows, "pairs_ordered": sum(r["fake_above_original"] for r in pair_rows),
            "n_pairs": len(pair_rows), "reals": real_rows, "n_reals": len(real_rows),
