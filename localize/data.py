@@ -70,7 +70,8 @@ def _identity_of(path: Path, rule: str) -> str:
     return rule  # a fixed identity name
 
 
-def sources_from_pairs(root: str | Path, *, derived: str | Path | None = None, name: str | None = None) -> list[VideoSource]:
+def sources_from_pairs(root: str | Path, *, derived: str | Path | None = None, name: str | None = None,
+                       compressions: Sequence[str] | None = None) -> list[VideoSource]:
     """Sources of a pair dataset (FF++ tree, DFDC folder, CSV pair list) via ``masks.pairs``.
 
     Each usable pair gives a manipulated source (needs an official or derived mask; a
@@ -85,6 +86,8 @@ def sources_from_pairs(root: str | Path, *, derived: str | Path | None = None, n
     out: list[VideoSource] = []
     seen_orig: set[str] = set()
     for p in find_pairs(root, derived=derived):
+        if compressions and p.compression not in compressions:
+            continue
         if not p.ok:
             log.warning("%s: skipped (%s)", p.manipulated, p.problem)
             continue
@@ -164,7 +167,8 @@ def sources_from_reals(path: str | Path, *, identity: str = "file", name: str | 
 def collect_sources(specs: Sequence[dict[str, Any]], exclude: Sequence[str] = ()) -> list[VideoSource]:
     """Sources from the config's ``data.sources`` list. Each spec: ``{path, kind}`` with
     kind ``pairs`` (dataset tree or CSV), ``manifest`` (masks/ JSONL) or ``reals``;
-    optional ``identity`` (reals), ``derived`` (pairs), ``name``. ``exclude``: glob
+    optional ``identity`` (reals), ``derived`` and ``compressions`` (pairs, e.g.
+    [c23]), ``split`` (force one split) or ``split_map`` (e.g. {test: val}), ``name``. ``exclude``: glob
     patterns of paths that must never be used (held-out data)."""
     out: list[VideoSource] = []
     for spec in specs:
@@ -173,16 +177,19 @@ def collect_sources(specs: Sequence[dict[str, Any]], exclude: Sequence[str] = ()
         if kind == "auto":
             kind = "manifest" if path.suffix == ".jsonl" else "pairs"
         if kind == "pairs":
-            got = sources_from_pairs(path, derived=spec.get("derived"), name=spec.get("name"))
+            got = sources_from_pairs(path, derived=spec.get("derived"), name=spec.get("name"),
+                                     compressions=spec.get("compressions"))
         elif kind == "manifest":
             got = sources_from_manifest(path, name=spec.get("name"))
         elif kind == "reals":
             got = sources_from_reals(path, identity=spec.get("identity", "file"), name=spec.get("name"))
         else:
             raise InputError(path, f"unknown data source kind {kind!r} (pairs, manifest, reals)")
-        if spec.get("split"):
-            for s in got:
+        for s in got:
+            if spec.get("split"):
                 s.split = spec["split"]
+            elif spec.get("split_map") and s.split in spec["split_map"]:
+                s.split = spec["split_map"][s.split]
         out.extend(got)
     keep = []
     for s in out:
@@ -389,7 +396,7 @@ def train_transform(strength: float = 1.0):
         A.ColorJitter(brightness=(0.8, 1.2), contrast=(0.8, 1.2), saturation=(0.8, 1.2), hue=(-0.03, 0.03),
                       p=0.5 * p),
         A.OneOf([
-            A.GaussianBlur(blur_limit=(3, 5), sigma_limit=(0.3, 1.5), p=1.0),
+            A.GaussianBlur(blur_limit=(3, 5), sigma_limit=(0.6, 1.6), p=1.0),
             A.Downscale(scale_range=(0.4, 0.9), p=1.0),
         ], p=0.3 * p),
         A.GaussNoise(std_range=(0.01, 0.05), p=0.2 * p),
@@ -405,7 +412,7 @@ def each_transform():
         "HorizontalFlip": A.HorizontalFlip(p=1.0),
         "ColorJitter": A.ColorJitter(brightness=(0.8, 1.2), contrast=(0.8, 1.2), saturation=(0.8, 1.2),
                                      hue=(-0.03, 0.03), p=1.0),
-        "GaussianBlur": A.GaussianBlur(blur_limit=(3, 5), sigma_limit=(0.3, 1.5), p=1.0),
+        "GaussianBlur": A.GaussianBlur(blur_limit=(3, 5), sigma_limit=(0.6, 1.6), p=1.0),
         "Downscale": A.Downscale(scale_range=(0.4, 0.9), p=1.0),
         "GaussNoise": A.GaussNoise(std_range=(0.01, 0.05), p=1.0),
         "ImageCompression": A.ImageCompression(quality_range=(30, 100), p=1.0),

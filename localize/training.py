@@ -70,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
         "patience": 5,            # epochs without improvement before stopping (0: never)
         "time_limit_min": 0,      # stop (after validating) when exceeded (0: none)
         "threads": 0,             # torch intra-op threads (0: torch default)
+        "init_from": None,        # start from this checkpoint's weights (fine-tuning; same model config)
         "val_batch_size": 32,
         "target_fpr": 0.01,       # calibration operating point on validation reals
         "progress": True,
@@ -105,7 +106,21 @@ def set_key(cfg: dict, assignment: str) -> None:
         node = node[p]
     if parts[-1] not in node:
         raise InputError(None, f"unknown config key {key!r}")
-    node[parts[-1]] = yaml.safe_load(raw)
+    node[parts[-1]] = _coerce(yaml.safe_load(raw))
+
+
+def _coerce(v: Any) -> Any:
+    """YAML 1.1 reads ``1e-4`` as text: turn number-looking strings into numbers."""
+    if isinstance(v, dict):
+        return {k: _coerce(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_coerce(x) for x in v]
+    if isinstance(v, str):
+        try:
+            return float(v) if any(c in v for c in ".eE") else int(v)
+        except ValueError:
+            return v
+    return v
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> dict:
@@ -121,7 +136,7 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
             data = yaml.safe_load(p.read_text()) or {}
         except yaml.YAMLError as e:
             raise InputError(p, f"not valid YAML ({e})") from None
-        cfg = _merge(cfg, data)
+        cfg = _merge(cfg, _coerce(data))
     for o in overrides:
         set_key(cfg, o)
     return cfg
@@ -384,6 +399,16 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     use_amp = device.type == "cuda" and tc["amp"] in ("auto", True, "true", "on")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     start_epoch, step, best_score, bad, history = 0, 0, -math.inf, 0, []
+    if tc.get("init_from") and not (resume and last_path.exists()):
+        src = Path(tc["init_from"])
+        if not src.is_file():
+            raise InputError(src, "train.init_from checkpoint not found")
+        payload = torch.load(src, map_location="cpu", weights_only=False)
+        if ModelConfig.from_dict(payload["model_config"]) != mcfg:
+            raise InputError(src, "train.init_from has a different model config")
+        model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()})
+        if d.main:
+            log.info("initialised from %s", src)
     if resume and last_path.exists():
         payload = torch.load(last_path, map_location="cpu", weights_only=False)
         model.load_state_dict(payload["state_dict"])
@@ -435,24 +460,9 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
         bar = tqdm(loader, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
                    leave=False, dynamic_ncols=True)
         for x, y, lab in bar:
-            x, y, lab = x.to(device, non_blocking=True), y.to(device), lab.to(device)
-            with torch.autocast(device.type, enabled=use_amp):
-                outp = ddp_model(x)
-            mask_logits, head = outp if isinstance(outp, tuple) else (outp, None)
-            loss = seg_loss(mask_logits, y, lc["kind"], float(lc["dice_weight"]))
-            if head is not None and float(lc["frame_weight"]) > 0:
-                loss = loss + float(lc["frame_weight"]) * torch.nn.functional.binary_cross_entropy_with_logits(
-                    head.float()[:, 0], lab)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if float(tc["grad_clip"]) > 0:
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), float(tc["grad_clip"]))
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
+            loss = train_step(ddp_model, model, (x, y, lab), opt, sched, scaler, cfg, device, use_amp)
             step += 1
-            loss_sum += float(loss.detach()) * len(x)
+            loss_sum += loss * len(x)
             n_seen += len(x)
             if progress:
                 bar.set_postfix(loss=f"{loss_sum / n_seen:.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
@@ -461,6 +471,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
                 break
         bar.close()
         train_time = time.time() - t0
+        _sync_buffers(model, d)
         train_loss = _reduce_mean(loss_sum / max(1, n_seen), d)
         stop = _reduce_flag(stop, d)
         if d.main:
@@ -474,7 +485,8 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
             improved = not math.isnan(score) and score > best_score
             meta = dict(model_id=model_id, config=cfg, data_manifest_hash=mhash, data=summary, metrics=m,
                         calibration=cal, epoch=epoch + 1, step=step, training_seconds=time.time() - t_start,
-                        baseline_mask_area=float((baseline >= 0.5).mean()))
+                        baseline_mask_area=float((baseline >= 0.5).mean()),
+                        baseline_mask=(baseline >= 0.5).astype(np.uint8))
             if improved:
                 best_score, bad, best_metrics = score, 0, m
                 save_checkpoint(best_path, model, mcfg, **meta)
@@ -504,6 +516,31 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     return TrainResult(out=out, best=best_path, last=last_path, metrics=best_metrics, epochs=epoch + 1, model=model)
 
 
+def train_step(ddp_model, model, batch, opt, sched, scaler, cfg: dict, device, use_amp: bool = False) -> float:
+    """One optimisation step (segmentation loss + optional frame-head BCE); returns the loss."""
+    import torch
+
+    lc, tc = cfg["loss"], cfg["train"]
+    x, y, lab = (t.to(device, non_blocking=True) for t in batch)
+    with torch.autocast(device.type, enabled=use_amp):
+        outp = ddp_model(x)
+    mask_logits, head = outp if isinstance(outp, tuple) else (outp, None)
+    loss = seg_loss(mask_logits, y, lc["kind"], float(lc["dice_weight"]))
+    if head is not None and float(lc["frame_weight"]) > 0:
+        loss = loss + float(lc["frame_weight"]) * torch.nn.functional.binary_cross_entropy_with_logits(
+            head.float()[:, 0], lab)
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if float(tc["grad_clip"]) > 0:
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), float(tc["grad_clip"]))
+    scaler.step(opt)
+    scaler.update()
+    if sched is not None:
+        sched.step()
+    return float(loss.detach())
+
+
 def _brief(s: dict) -> str:
     return (f"{s['videos']} videos ({s['real_videos']} real, {s['fake_videos']} fake), {s['real_crops']} real / "
             f"{s['fake_crops']} fake crops, {len(s['identities'])} identities")
@@ -527,6 +564,20 @@ def _reduce_mean(v: float, d: Dist) -> float:
     t = torch.tensor([v], dtype=torch.float64)
     dist.all_reduce(t)
     return float(t.item()) / d.world
+
+
+def _sync_buffers(model, d: Dist) -> None:
+    """Average BatchNorm running statistics over ranks. DDP broadcasts rank 0's buffers
+    at the start of each forward, so after the last step every rank holds statistics
+    updated by its own batch: without this the ranks' final models differ."""
+    if d.world <= 1:
+        return
+    import torch.distributed as dist
+
+    for b in model.buffers():
+        if b.is_floating_point():
+            dist.all_reduce(b)
+            b /= d.world
 
 
 def _reduce_flag(flag: bool, d: Dist) -> bool:
@@ -609,7 +660,8 @@ def package(src: str | Path, dst: str | Path, *, half: bool = True) -> dict[str,
     cfg = ModelConfig.from_dict(payload["model_config"])
     model = build_model(cfg)
     model.load_state_dict(payload["state_dict"])
-    meta = {k: v for k, v in payload.items() if k not in ("state_dict", "model_config", "train_state", "versions")}
+    meta = {k: v for k, v in payload.items()
+            if k not in ("state_dict", "model_config", "train_state", "versions", "weights_dtype")}
     meta["trained_with_versions"] = payload.get("versions", {})
     save_checkpoint(dst, model, cfg, half=half, **meta)
     return {"path": str(dst), "bytes": Path(dst).stat().st_size}

@@ -57,3 +57,179 @@ def make_tiny_ffpp(root: Path, carphone: Path, analyzer, n_ids: int = 4, frames:
 @pytest.fixture(scope="module")
 def tiny_ffpp(tmp_path_factory, carphone, face_analyzer) -> Path:
     return make_tiny_ffpp(tmp_path_factory.mktemp("ffpp"), carphone, face_analyzer)
+
+
+SMALL = D.CropParams(input_size=64, scale=1.3, frames_per_video=6)
+
+
+@pytest.fixture(scope="module")
+def tiny_sets(tiny_ffpp, tmp_path_factory):
+    sources = D.collect_sources([{"path": str(tiny_ffpp), "kind": "pairs"}])
+    cache = tmp_path_factory.mktemp("cache")
+    return sources, D.build_cache(sources, SMALL, cache, progress=False), cache
+
+
+def test_pair_sources_have_masks_identities_and_official_splits(tiny_ffpp):
+    sources = D.collect_sources([{"path": str(tiny_ffpp), "kind": "pairs"}])
+    fakes = [s for s in sources if s.label == 1]
+    reals = [s for s in sources if s.label == 0]
+    assert len(fakes) == 4 and len(reals) == 4
+    assert all(s.mask is not None and s.mask.exists() and s.track_video is not None for s in fakes)
+    splits = D.assign_splits(sources, val_fraction=0.5)
+    assert splits == {"000": "train", "001": "train", "002": "val", "003": "val"}
+    # held-out paths never come in
+    kept = D.collect_sources([{"path": str(tiny_ffpp), "kind": "pairs"}], exclude=["*/000*", "*/002_003.mp4"])
+    assert not any(s.video.name.startswith("000") or s.video.name == "002_003.mp4" for s in kept)
+    assert len(kept) == 5
+
+
+def test_splits_never_share_an_identity():
+    srcs = [D.VideoSource(key=f"r/{i}-{k}", video=Path(f"/x/{i}-{k}.mp4"), label=0, identity=f"p{i}")
+            for i in range(10) for k in range(3)]
+    sp = D.assign_splits(srcs, val_fraction=0.3, seed=1)
+    assert sorted(sp.values()).count("val") == 3 and set(sp) == {f"p{i}" for i in range(10)}
+    assert D.assign_splits(srcs, 0.3, seed=1) == sp  # deterministic
+    assert D.assign_splits(srcs[:6], 0.01) != {}  # two identities -> one of them validates
+    assert list(D.assign_splits(srcs[:6], 0.01).values()).count("val") == 1
+    clash = [D.VideoSource(key="a", video=Path("/a.mp4"), label=0, identity="p", split="train"),
+             D.VideoSource(key="b", video=Path("/b.mp4"), label=1, identity="p", split="val", mask=Path("/m"))]
+    with pytest.raises(D.InputError, match="both"):
+        D.assign_splits(clash, 0.2)
+
+
+def test_crop_cache_follows_the_crop_rule_and_is_reused(tiny_sets, face_analyzer):
+    sources, sets, cache = tiny_sets
+    assert len(sets) == 8 and len(list(cache.glob("*.npz"))) == 8
+    for cs in sets:
+        assert cs.images.shape == (len(cs.frames), 64, 64, 3) and cs.images.dtype == np.uint8
+        assert 4 <= len(cs.frames) <= 6 and cs.landmarks.shape == (len(cs.frames), 68, 2)
+        if cs.source.label == 1:
+            area = (cs.masks > 127).mean((1, 2))
+            assert area.min() > 0.05 and area.max() < 0.6  # the inner face, not the whole crop
+        else:
+            assert cs.masks.max() == 0
+    # K evenly spaced frames
+    from localize.video import sample_indices
+
+    real = next(cs for cs in sets if cs.source.label == 0)
+    assert set(real.frames) <= set(sample_indices(30, count=6))
+    # identical to cropping by hand with the analysis rule
+    from localize.faces import crop, crop_box, landmark_box
+    from localize.video import read_frames
+
+    i = int(real.frames[2])
+    lms = D.face_landmarks(face_analyzer, real.source.video, [i])[i]
+    frame = read_frames(real.source.video, [i])[0]
+    ref = crop(frame, crop_box(landmark_box(lms), 1.3), 64)
+    assert np.abs(ref.astype(int) - real.images[2].astype(int)).max() <= 1
+    # a fake shares its original's boxes: outside the mask the crops match up to codec noise
+    fake = next(cs for cs in sets if cs.source.label == 1 and cs.source.track_video == real.source.video)
+    outside = fake.masks[2] == 0
+    assert np.abs(fake.images[2].astype(int) - real.images[2].astype(int))[outside].mean() < 4
+    # second build: cache hits, same pixels, no file rewritten
+    mtimes = {p: p.stat().st_mtime_ns for p in cache.glob("*.npz")}
+    again = D.build_cache(sources, SMALL, cache, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in cache.glob("*.npz")} == mtimes
+    assert all(np.array_equal(a.images, b.images) for a, b in zip(sorted(sets, key=lambda c: c.source.key),
+                                                                  sorted(again, key=lambda c: c.source.key)))
+    # other crop parameters, other entries; the manifest hash changes too
+    other = D.CropParams(input_size=64, scale=1.5, frames_per_video=6)
+    assert D.entry_key(sources[0], other) != D.entry_key(sources[0], SMALL)
+    assert D.manifest_hash(sources, other) != D.manifest_hash(sources, SMALL)
+
+
+def test_manifest_sources(tiny_ffpp, tmp_path):
+    rows = []
+    for fake in sorted((tiny_ffpp / "manipulated_sequences/Synth/c23/videos").glob("*.mp4")):
+        tgt = fake.stem.split("_")[0]
+        rows.append({"status": "ok", "original": str(tiny_ffpp / f"original_sequences/youtube/c23/videos/{tgt}.mp4"),
+                     "manipulated": str(fake), "mask": f"masks/{fake.name}", "split": "train", "target": tgt})
+    rows.append({"status": "failed", "original": "x", "manipulated": "y", "mask": "z"})
+    m = tmp_path / "manifest.jsonl"
+    m.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    srcs = D.collect_sources([{"path": str(m)}])
+    assert sum(s.label for s in srcs) == 4 and len(srcs) == 8
+    assert all(s.mask == tmp_path / "masks" / s.video.name for s in srcs if s.label)
+    (tmp_path / "bad.jsonl").write_text("{not json\n")
+    with pytest.raises(D.InputError, match="line 1"):
+        D.collect_sources([{"path": str(tmp_path / "bad.jsonl")}])
+
+
+def test_balanced_plan_self_blends_and_rank_sharding(tiny_sets):
+    _, sets, _ = tiny_sets
+    spec = D.SampleSpec(length=400, selfblend=0.5)
+    ds = D.CropDataset(sets, spec, train=True, seed=3)
+    kinds = np.array([k for k, _, _ in ds.plan])
+    assert (kinds == D.REAL).sum() == 200 and (kinds == D.BLEND).sum() == 100 and (kinds == D.FAKE).sum() == 100
+    plan0 = list(ds.plan)
+    ds.set_epoch(1)
+    assert ds.plan != plan0
+    ds.set_epoch(0)
+    assert ds.plan == plan0  # seeded: every rank draws the same plan
+    # indices from the sampler carry the epoch, so a worker process rebuilds the same plan
+    s = D.EpochSampler(ds, num_replicas=2, rank=0, seed=3)
+    s.set_epoch(1)
+    idx = list(s)
+    assert all(400 <= i < 800 for i in idx) and len(idx) == 200
+    other = D.EpochSampler(ds, num_replicas=2, rank=1, seed=3)
+    other.set_epoch(1)
+    assert not set(idx) & set(other)
+    fresh = D.CropDataset(sets, spec, train=True, seed=3)
+    x, y, lab = fresh[idx[0]]
+    ds.set_epoch(1)
+    assert fresh.epoch == 1 and fresh.plan == ds.plan
+    assert x.shape == (3, 64, 64) and y.shape == (1, 64, 64) and float(lab) in (0.0, 1.0)
+    # self-blended samples: a forged region inside the face, label 1; reals: empty mask
+    for i, (k, _, _) in enumerate(ds.plan[:60]):
+        img, mask, kind = ds.sample(400 + i)
+        assert kind == k
+        if k == D.BLEND:
+            assert 0.03 < mask.mean() < 0.7
+        if k == D.REAL:
+            assert mask.max() == 0
+    val = D.CropDataset(sets, D.SampleSpec(selfblend=0.5), train=False)
+    n_real = sum(len(c.frames) for c in sets if c.source.label == 0)
+    assert len(val) == 2 * n_real + sum(len(c.frames) for c in sets if c.source.label == 1)
+    a, b = val.sample(len(val) - 1), val.sample(len(val) - 1)
+    assert np.array_equal(a[0], b[0])  # validation self-blends are fixed
+    base = D.mean_fake_mask(sets, spec)
+    assert base.shape == (64, 64) and 0.05 < (base >= 0.5).mean() < 0.6
+
+
+def _real_crop(carphone, face_analyzer):
+    from localize.faces import crop, crop_box, landmark_box
+    from localize.video import read_frames
+
+    f = read_frames(carphone, [10])[0]
+    lms = face_analyzer.detect(f)[0].landmarks
+    return crop(f, crop_box(landmark_box(lms), 1.3), 128)
+
+
+def test_each_augmentation_changes_pixels(carphone, face_analyzer):
+    """albumentations 2.x ignores 1.x argument names with only a warning: construct
+    with warnings as errors, and check every transform really alters the crop."""
+    img = _real_crop(carphone, face_analyzer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        transforms = D.each_transform()
+        D.train_transform(1.0)
+    assert set(transforms) == {"HorizontalFlip", "ColorJitter", "GaussianBlur", "Downscale", "GaussNoise",
+                               "ImageCompression"}
+    for name, t in transforms.items():
+        t.set_random_seed(0)
+        changed = [np.abs(t(image=img)["image"].astype(int) - img.astype(int)).mean() for _ in range(3)]
+        assert min(changed) > 0.2, f"{name} did not change the pixels ({changed})"
+    # JPEG quality really spans 30..100: the low end is much worse than the high end
+    from albumentations import ImageCompression
+
+    lo = ImageCompression(quality_range=(30, 30), p=1)(image=img)["image"]
+    hi = ImageCompression(quality_range=(100, 100), p=1)(image=img)["image"]
+    assert np.abs(lo.astype(int) - img).mean() > 2 * np.abs(hi.astype(int) - img).mean()
+    # the geometric part moves image and mask together
+    full = D.train_transform(1.0)
+    full.set_random_seed(1)
+    m = np.zeros(img.shape[:2], np.float32)
+    m[40:80, 30:70] = 1
+    flipped = [full(image=img, mask=m) for _ in range(8)]
+    assert any(not np.array_equal(r["mask"], m) for r in flipped)
+    assert all(r["mask"].shape == m.shape and r["image"].shape == img.shape for r in flipped)

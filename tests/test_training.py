@@ -1,0 +1,168 @@
+"""The training loop: config, losses, metrics, a short CI-config run on the built-in
+forge corpus (checkpoints, log, resume, calibration, packaging) and DDP on 2 CPU ranks."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from localize import training as T
+from localize.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def forge_corpus(tmp_path_factory) -> Path:
+    """The built-in forge corpus (carphone + astronaut), small: face swaps, 20-frame clips."""
+    from localize.forge.corpus import build_corpus
+
+    out = tmp_path_factory.mktemp("forge")
+    build_corpus(out, methods=["faceswap"], max_frames=40, segment=20, progress=False)
+    return out
+
+
+def ci_config(corpus: Path, out: Path, cache: Path, *overrides: str) -> dict:
+    """configs/ci.yaml (the file itself) pointed at ``corpus``, made tiny."""
+    return T.load_config(ROOT / "configs" / "ci.yaml", [
+        f"data.sources=[{{path: '{corpus}', kind: pairs, compressions: [c23], split_map: {{test: val}}}}]",
+        f"data.cache_dir={cache}", f"train.out={out}", "model.input_size=64", "data.frames_per_video=4",
+        "train.steps_per_epoch=3", "train.batch_size=4", "train.epochs=2", "train.warmup_steps=2",
+        "data.num_workers=0", "train.threads=1", "train.progress=false", "train.val_batch_size=16", *overrides])
+
+
+def test_config_file_overrides_and_errors(tmp_path):
+    cfg = T.load_config(ROOT / "configs" / "default.yaml", ["train.epochs=3", "loss.kind=soft_l2", "train.lr=1e-4",
+                                                            "model.decoder_channels=[32, 16, 8, 8, 4]"])
+    assert cfg["train"]["epochs"] == 3 and cfg["loss"]["kind"] == "soft_l2" and cfg["train"]["lr"] == 1e-4
+    assert cfg["model"]["encoder"] == "mobilenet_v2" and cfg["model"]["decoder_channels"] == [32, 16, 8, 8, 4]
+    assert cfg["train"]["patience"] == T.DEFAULTS["train"]["patience"] or "patience" in cfg["train"]
+    with pytest.raises(InputError, match="unknown config key"):
+        T.load_config(None, ["train.epoch=3"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: {nope: 1}\n")
+    with pytest.raises(InputError, match="train.nope"):
+        T.load_config(bad)
+    with pytest.raises(InputError, match="not found"):
+        T.load_config(tmp_path / "missing.yaml")
+
+
+def test_losses_and_schedule():
+    t = torch.zeros(2, 1, 8, 8)
+    t[0, :, 2:6, 2:6] = 1
+    good, bad = (t * 2 - 1) * 8, -(t * 2 - 1) * 8
+    for kind in ("bce_dice", "soft_l2"):
+        assert T.seg_loss(good, t, kind) < 0.05 < T.seg_loss(bad, t, kind)
+    # an all-real batch with an all-background prediction costs nothing much
+    assert T.seg_loss(torch.full((2, 1, 8, 8), -8.0), torch.zeros(2, 1, 8, 8)) < 0.06
+    with pytest.raises(InputError):
+        T.seg_loss(good, t, "focal")
+    lr = [T.lr_lambda(s, 10, 100, 0.02) for s in range(100)]
+    assert lr[0] == pytest.approx(0.1) and lr[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lr[10:], lr[11:])) and lr[-1] == pytest.approx(0.02, abs=0.01)
+
+
+def test_metrics_against_constant_mask_baseline():
+    rng = np.random.default_rng(0)
+    tg = np.zeros((4, 16, 16), np.float32)
+    tg[2:, 4:12, 4:12] = 1  # two real frames, two fakes
+    labels = np.array([0, 0, 1, 1], np.float32)
+    base = np.zeros((16, 16), np.float32)
+    base[4:12, 4:12] = 1
+    m = T.SegMetrics(base, pixel_stride=1)
+    m.update(tg * 0.9 + rng.uniform(0, 0.05, tg.shape), tg, labels, None, ["a", "a", "b", "b"], 0.1)
+    r = m.compute()
+    assert r["iou"] == 1 and r["f1"] == 1 and r["pixel_auc"] == 1 and r["frame_auc"] == 1
+    assert r["real_flag_rate"] == 0 and r["fake_flag_rate"] == 1 and r["video_auc"] == 1
+    # the constant mask is perfect on fakes and wrong on every real frame
+    assert r["base_iou_fake"] == 1 and r["base_iou"] == pytest.approx(0.5)
+    m2 = T.SegMetrics(base, pixel_stride=1)
+    m2.update(np.broadcast_to(base, tg.shape).copy(), tg, labels, None, ["a"] * 4, 0.1)
+    r2 = m2.compute()
+    assert r2["iou"] == r2["base_iou"] and r2["frame_auc"] == 0.5 and r2["real_flag_rate"] == 1
+
+
+def test_ci_config_short_run_checkpoints_resume_and_package(forge_corpus, tmp_path):
+    from localize.model import load_localizer
+
+    cfg = ci_config(forge_corpus, tmp_path / "run", tmp_path / "cache")
+    res = T.train(cfg)
+    assert res.best.exists() and res.last.exists() and res.epochs == 2
+    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    for k in ("val_iou", "val_f1", "val_pixel_auc", "val_frame_auc", "val_loss", "val_base_iou", "train_loss",
+              "val_real_flag_rate", "train_images_per_s"):
+        assert k in rows[0] and rows[0][k] != ""
+    assert 0 <= float(rows[1]["val_base_iou"]) <= 1 and np.isfinite(float(rows[1]["train_loss"]))
+    data = json.loads((tmp_path / "run" / "data.json").read_text())
+    assert not set(data["train"]["identities"]) & set(data["val"]["identities"])
+    assert data["train"]["fake_crops"] > 0 and data["val"]["real_crops"] > 0
+    # the checkpoint carries what analysis needs
+    loc = load_localizer(res.best)
+    for k in ("config", "data_manifest_hash", "versions", "metrics", "calibration", "model_id", "epoch"):
+        assert k in loc.meta, k
+    assert loc.input_size == 64 and loc.model_id.startswith("unet-mobilenet_v2-64-")
+    assert loc.calibration["threshold"] >= 0.01 and loc.calibration["method"] == "platt"
+    probs, frame = loc.predict(np.zeros((2, 64, 64, 3), np.uint8))
+    assert probs.shape == (2, 64, 64) and frame.shape == (2,)
+    # resume: continues after epoch 2 with the optimizer state, appends to the log
+    cfg2 = ci_config(forge_corpus, tmp_path / "run", tmp_path / "cache", "train.epochs=3")
+    res2 = T.train(cfg2, resume=True)
+    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3] and res2.epochs == 3
+    assert int(rows[2]["step"]) == 9
+    # packaging: fp16 storage, no optimizer state, same predictions to fp16 precision
+    info = T.package(res.last, tmp_path / "ship.pt")
+    assert info["bytes"] < 0.7 * res.last.stat().st_size
+    shipped = load_localizer(tmp_path / "ship.pt")
+    assert "train_state" not in shipped.meta and shipped.meta["weights_dtype"] == "float16"
+    full = load_localizer(res.last)
+    x = np.random.default_rng(0).integers(0, 255, (2, 64, 64, 3), dtype=np.uint8)
+    assert np.abs(full.predict(x)[0] - shipped.predict(x)[0]).max() < 0.02
+
+
+def test_cli_errors(tmp_path):
+    assert T.main(["--config", str(tmp_path / "nope.yaml")]) == 2
+    assert T.main(["--set", "train.out=" + str(tmp_path / "o")]) == 2  # no data sources
+    assert not (tmp_path / "o" / "best.pt").exists()
+
+
+DDP_SCRIPT = """
+import hashlib, json, sys
+import torch
+from localize import training as T
+sys.path.insert(0, {tests!r})
+from test_training import ci_config
+from pathlib import Path
+cfg = ci_config(Path({corpus!r}), Path({out!r}), Path({cache!r}), "train.epochs=1", "train.steps_per_epoch=3")
+res = T.train(cfg)
+rank = torch.distributed.get_rank()
+h = hashlib.sha256()
+for k, v in sorted(res.model.state_dict().items()):
+    h.update(k.encode()); h.update(v.detach().cpu().numpy().tobytes())
+Path({out!r}, f"rank{{rank}}.json").write_text(json.dumps({{"sha": h.hexdigest(), "world": torch.distributed.get_world_size()}}))
+"""
+
+
+def test_ddp_two_cpu_ranks_end_with_identical_weights(forge_corpus, tmp_path):
+    out, cache = tmp_path / "ddp", tmp_path / "cache"
+    script = tmp_path / "ddp_run.py"
+    script.write_text(DDP_SCRIPT.format(tests=str(ROOT / "tests"), corpus=str(forge_corpus), out=str(out),
+                                        cache=str(cache)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    a, b = (json.loads((out / f"rank{i}.json").read_text()) for i in (0, 1))
+    assert a["world"] == b["world"] == 2
+    assert a["sha"] == b["sha"]
+    # the weights moved from their initialisation (the ranks really trained)
+    rows = list(csv.DictReader(open(out / "log.csv")))
+    assert len(rows) == 1 and int(rows[0]["step"]) == 3
