@@ -11,6 +11,9 @@ Both are measured at the binary mask's edge (where the feathered weight is ~0) a
 at the mask eroded by 4 % of the face size ("mid": inside the feather, where the
 blend weight is near one half and a seam would show first).
 
+Flicker: mean absolute frame-to-frame change inside the mask (c0), fake over
+original; 1.0 means the fake moves exactly as much as the real face does.
+
 The same numbers on the original frame (same bands) are the baseline: a forge whose
 fakes show much larger values than the originals has seams a detector would learn
 too easily. Reported per method, at c0 and c23.
@@ -86,6 +89,15 @@ def main() -> int:
         m = METHODS[f["method"]]
         masks = read_mask_video(mask_path(root, m, f["name"]))
         idx = list(range(0, len(masks), args.every))
+        o_all = read_frames(real_path(root, f["target"], "c0")).astype(np.int16)
+        f_all = read_frames(fake_path(root, m, f["name"], "c0")).astype(np.int16)
+        for i in range(1, len(masks)):
+            region = masks[i] | masks[i - 1]
+            if region.sum() < 50:
+                continue
+            fl = per.setdefault("flicker_c0", {}).setdefault(m.key, {"fake": [], "orig": []})
+            fl["fake"].append(float(np.abs(f_all[i] - f_all[i - 1])[region].mean()))
+            fl["orig"].append(float(np.abs(o_all[i] - o_all[i - 1])[region].mean()))
         for comp in ("c0", "c23"):
             orig = read_frames(real_path(root, f["target"], comp), idx)
             fake = read_frames(fake_path(root, m, f["name"], comp), idx)
@@ -100,6 +112,11 @@ def main() -> int:
                     d["fg"].append(a[1])
                     d["og"].append(b[1])
     table = {}
+    for key, d in per.pop("flicker_c0", {}).items():
+        table.setdefault("flicker_c0", {})[key] = {
+            "frame_pairs": len(d["fake"]), "change_fake": round(float(np.mean(d["fake"])), 3),
+            "change_original": round(float(np.mean(d["orig"])), 3),
+            "ratio": round(float(np.mean(d["fake"]) / max(np.mean(d["orig"]), 1e-6)), 3)}
     for comp, meth in per.items():
         for key, d in meth.items():
             table.setdefault(comp, {})[key] = {

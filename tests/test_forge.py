@@ -231,6 +231,8 @@ def test_cli(source_dir, tmp_path, capsys):
     assert (out / "manipulated_sequences/ForgeSelfBlend/masks/videos/000_000.mp4").is_file()
     assert main(argv) == 0
     assert "made 0 now" in capsys.readouterr().out
+    assert main(argv + ["--seed", "9"]) == 2  # resuming with another seed would mix corpora
+    assert "other parameters (seed 0 -> 9)" in capsys.readouterr().err
     assert main(["forge", "--out", str(out), "--methods", "deepfakes"]) == 2
     assert "unknown method" in capsys.readouterr().err
     assert main(["forge", "--out", str(tmp_path / "x"), "--from", str(tmp_path / "missing")]) == 2

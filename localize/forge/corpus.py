@@ -489,6 +489,27 @@ def _run(fn, jobs: list[tuple], workers: int, desc: str, progress: bool) -> list
     return results
 
 
+# parameters that change existing outputs: resuming with other values would mix corpora
+# (methods and fakes per target may grow between runs)
+_FIXED = ("seed", "max_frames", "segment", "min_frames", "min_side", "max_side", "detect_every", "animate_frames",
+          "preset")
+
+
+def _check_resume(out: Path, cfg: Config, items: list[Input]) -> None:
+    """Refuse to resume a corpus made with other parameters or other inputs."""
+    want = {k: getattr(cfg, k) for k in _FIXED} | {"inputs": [it.key for it in items]}
+    rec = _work(out, "config.json")
+    if rec.exists():
+        have = json.loads(rec.read_text())
+        diff = [k for k in want if have.get(k) != want[k]]
+        if diff:
+            what = ", ".join(f"{k} {have.get(k)!r} -> {want[k]!r}" if k != "inputs" else "the inputs" for k in diff)
+            raise InputError(out, f"was built with other parameters ({what}); use a new --out folder")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        fileio.write_json(rec, want)
+
+
 def build_corpus(out: str | Path, sources: list[str | Path] | None = None, methods: list[str] | None = None,
                  seed: int = 0, workers: int = 1, *, max_frames: int | None = None, segment: int | None = None,
                  fakes_per_target: int | None = None, min_frames: int = 16, preset: str = "medium",
@@ -506,7 +527,7 @@ def build_corpus(out: str | Path, sources: list[str | Path] | None = None, metho
                  segment=segment if segment is not None else (30 if builtin else None),
                  fakes_per_target=fakes_per_target or (2 if builtin else 1), min_frames=min_frames, preset=preset)
     items = builtin_inputs() if builtin else discover(sources)
-    out.mkdir(parents=True, exist_ok=True)
+    _check_resume(out, cfg, items)
     probe_skips = assign_ids(items, cfg)
     skipped = [{"source": k, "reason": v} for k, v in probe_skips.items()]
     todo = [it for it in items if it.key not in probe_skips]
