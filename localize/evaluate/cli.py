@@ -8,7 +8,8 @@ from .run import EvalResult, run_evaluation  # noqa: F401  (public API)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", help="evaluation config (YAML), e.g. configs/eval_shared.yaml or configs/eval_builtin.yaml")
+    p.add_argument("config", help="evaluation config (YAML), e.g. configs/eval_shared.yaml, or \"builtin\" for the "
+                                  "built-in corpus (pip-installed media only)")
     p.add_argument("--out", required=True, help="output folder: report.md, report.html, results.json, plots")
     p.add_argument("--cache", default=None, help="feature/score cache (default $LOCALIZE_HOME/cache/evaluate "
                                                  "or ~/.cache/localize/evaluate)")
