@@ -160,11 +160,13 @@ def test_viewer_uploads_real_fake_and_shows_the_result(chromium_playwright, live
             assert drawn > 0.01
             analysed = [f["index"] for f in job["report"]["frames"]]
             assert len(analysed) == 32
-            box = page.locator("#timeline").bounding_box()
-            pad_l, pad_r = 36, 8
+            timeline = page.locator("#timeline")
+            timeline.scroll_into_view_if_needed()
+            box = timeline.bounding_box()
+            pad_l, pad_r = 36, 8  # the plot's margins in app.js
             target = 600
-            x = box["x"] + pad_l + (box["width"] - pad_l - pad_r) * target / 750
-            page.mouse.click(x, box["y"] + box["height"] / 2)
+            x = pad_l + (box["width"] - pad_l - pad_r) * target / 750
+            timeline.click(position={"x": x, "y": box["height"] / 2})
             nearest = min(analysed, key=lambda i: abs(i - target))
             page.wait_for_function(f"() => timeline.dataset.currentFrame === '{nearest}'", timeout=10_000)
             assert page.inner_text("#frame-label").startswith(f"frame {nearest} / 750")
@@ -201,3 +203,44 @@ def test_viewer_uploads_real_fake_and_shows_the_result(chromium_playwright, live
         finally:
             browser.close()
     assert not console_errors, console_errors
+
+
+def test_viewer_drag_and_drop_of_a_photo(chromium_playwright, live_server, tmp_path):
+    """Dropping a file works like choosing one; an image shows its analysed key frame."""
+    import base64
+
+    import cv2
+
+    from localize.media import astronaut_image
+
+    ok, png = cv2.imencode(".png", cv2.cvtColor(astronaut_image(), cv2.COLOR_RGB2BGR))
+    assert ok
+    b64 = base64.b64encode(png.tobytes()).decode()
+    with chromium_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(live_server + "/")
+            dt = page.evaluate_handle("""(b64) => { const bin = atob(b64); const u = new Uint8Array(bin.length);
+                for (let i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);
+                const d = new DataTransfer(); d.items.add(new File([u], 'astronaut.png', { type: 'image/png' }));
+                return d; }""", b64)
+            page.dispatch_event("#drop", "drop", {"dataTransfer": dt})
+            page.wait_for_selector("#result:not([hidden])", timeout=60_000)
+            assert page.is_hidden("#error")
+            job = page.evaluate("() => state.job")
+            import httpx
+
+            report = httpx.get(f"{live_server}/v1/jobs/{job}", timeout=10).json()["report"]
+            assert report["input"]["is_image"] and report["input"]["name"] == "astronaut.png"
+            if report["status"] == "ok":  # dlib finds Eileen Collins' face: her key frame is shown
+                page.wait_for_function("() => still.complete && still.naturalWidth > 0", timeout=10_000)
+                assert page.is_visible("#still") and page.is_hidden("#overlay")
+            else:
+                assert page.inner_text("#verdict").strip() == "NO FACE"
+            page.screenshot(path=str(tmp_path / "viewer_photo.png"))
+        finally:
+            browser.close()
+    assert not errors, errors
