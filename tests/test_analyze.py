@@ -273,3 +273,21 @@ def test_windowed_faces_link_every_face_into_its_own_track():
         assert tids == ([0, 1] if i < 38 else [0])  # the right face leaves; the left keeps its id
         left = next(l for t, l, _ in per[i] if t == 0)
         assert left[:, 0].min() == pytest.approx(10.0 + i, abs=1e-3)  # landmarks averaged over the window
+
+
+def test_real_ffpp_pair_faces_tracked_in_both(shared_data, loc, face_analyzer, tmp_path):
+    """On the real FF++ c23 pair every sampled frame has the face, one track each, and
+    the pixel-aligned original and fake are cropped at the same place."""
+    ff = shared_data / "ffpp"
+    orig = ff / "original_sequences/youtube/c23/videos/519.mp4"
+    fake = ff / "manipulated_sequences/Deepfakes/c23/videos/519_515.mp4"
+    opts = AnalyzeOptions(count=6, overlay=False, key_frames=0)
+    ro = analyze_path(orig, tmp_path / "o", localizer=loc, options=opts, analyzer=face_analyzer)
+    rf = analyze_path(fake, tmp_path / "f", localizer=loc, options=opts, analyzer=face_analyzer)
+    for r in (ro, rf):
+        assert r.input["frames_with_face"] == 6 and len(r.tracks) == 1 and r.tracks[0].n_frames == 6
+    from localize.faces import box_iou
+
+    for a, b in zip(ro.frames, rf.frames):
+        assert a.index == b.index
+        assert box_iou(tuple(a.faces[0].crop_box), tuple(b.faces[0].crop_box)) > 0.8
