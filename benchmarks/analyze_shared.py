@@ -28,6 +28,7 @@ def main() -> int:
     ap.add_argument("--model", default=None)
     ap.add_argument("--backend", default="onnx")
     ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument("--note", default="", help="recorded in the results (e.g. which checkpoint this is)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "analyze_shared.json"))
     args = ap.parse_args()
 
@@ -75,16 +76,20 @@ def main() -> int:
                           "manipulated_decision": rm.get("decision"), "fake_above_original": ok})
     real_rows = {str(p.relative_to(SHARED)): run(p) for p in reals}
     fps = [k for k, v in real_rows.items() if v.get("decision") == "fake"]
+    originals = sorted({r["original"] for r in pair_rows})  # the pairs' originals are real videos too
+    fps_orig = [k for k in originals if results[k].get("decision") == "fake"]
     out = {"model": {"path": loc.path, "id": loc.model_id, "sha256": loc.sha256, "backend": loc.backend,
                      "epoch": loc.meta.get("epoch"), "validation_metrics": loc.meta.get("metrics")},
            "operating_point": None if cal is None else cal.to_dict(), "frames": args.frames,
            "pairs": pair_rows, "pairs_ordered": sum(r["fake_above_original"] for r in pair_rows),
            "n_pairs": len(pair_rows), "reals": real_rows, "n_reals": len(real_rows),
-           "reals_called_fake": fps, "fakes_detected": sum(r["manipulated_decision"] == "fake" for r in pair_rows),
+           "reals_called_fake": fps, "pair_originals_called_fake": fps_orig, "note": args.note,
+           "fakes_detected": sum(r["manipulated_decision"] == "fake" for r in pair_rows),
            "versions": versions()}
     write_json(args.out, out)
     print(f"pairs ordered (fake > original): {out['pairs_ordered']}/{out['n_pairs']}; fakes called fake: "
-          f"{out['fakes_detected']}/{out['n_pairs']}; reals called fake: {len(fps)}/{len(real_rows)} {fps}\n"
+          f"{out['fakes_detected']}/{out['n_pairs']}; reals called fake: {len(fps)}/{len(real_rows)} {fps}; "
+          f"pair originals called fake: {fps_orig}\n"
           f"wrote {args.out}")
     return 0
 
