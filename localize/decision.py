@@ -16,7 +16,9 @@ means the same thing at analysis time):
 3. **Video score** = max over tracks: a video is fake if any face in it is.
 4. **Probability** = Platt scaling (logistic regression on the video score, with
    Platt's smoothed targets so a perfectly separated validation set does not
-   push the slope to infinity) or isotonic regression, fitted on validation videos.
+   push the slope to infinity, and reals and fakes weighted equally so the
+   validation set's class ratio is not baked in as a prior) or isotonic
+   regression, fitted on validation videos.
 5. **Decision** = ``score > threshold``. The threshold is the operating point for
    a target false-positive rate on the *validation real* videos (default 1 %),
    chosen on the score, not on the probability, so it does not depend on the
@@ -151,24 +153,28 @@ class Calibration:
         return cal
 
 
-def _fit_platt(scores: np.ndarray, labels: np.ndarray, l2: float = 1e-3) -> tuple[float, float]:
+def _fit_platt(scores: np.ndarray, labels: np.ndarray, l2: float = 1e-3, balanced: bool = True) -> tuple[float, float]:
     """Platt (1999): logistic fit with targets (N+ + 1)/(N+ + 2) and 1/(N- + 2).
 
     Newton's method on the smoothed cross-entropy; the smoothed targets keep the
     optimum finite on separable data, the tiny L2 keeps the Hessian invertible.
+    ``balanced``: reals and fakes weigh the same in total, so the probability does not
+    inherit the validation set's fake/real ratio (a prior of 1/2, not e.g. 20 fakes : 4 reals).
     """
     n_pos = int(labels.sum())
     n_neg = int(len(labels) - n_pos)
     t = np.where(labels == 1, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
+    sw = np.where(labels == 1, len(labels) / (2.0 * n_pos), len(labels) / (2.0 * n_neg)) if balanced \
+        else np.ones(len(labels))
     # Scores are area fractions (small numbers); fit on a scaled copy for conditioning.
     scale = max(float(np.std(scores)), 1e-3)
     xs = scores / scale
-    w = np.array([0.0, math.log((n_pos + 1.0) / (n_neg + 1.0))])
+    w = np.array([0.0, 0.0 if balanced else math.log((n_pos + 1.0) / (n_neg + 1.0))])
     X = np.stack([xs, np.ones_like(xs)], 1)
     for _ in range(100):
         p = _sigmoid(X @ w)
-        g = X.T @ (p - t) + l2 * np.array([w[0], 0.0])
-        H = (X * (p * (1 - p))[:, None]).T @ X + np.diag([l2, 1e-9])
+        g = X.T @ (sw * (p - t)) + l2 * np.array([w[0], 0.0])
+        H = (X * (sw * p * (1 - p))[:, None]).T @ X + np.diag([l2, 1e-9])
         step = np.linalg.solve(H, g)
         w = w - step
         if np.abs(step).max() < 1e-10:
@@ -239,7 +245,7 @@ def fit_calibration(video_scores: Sequence[float], labels: Sequence[int], target
         cal.a, cal.b = _fit_platt(s, y)
         if cal.a < 0:  # more forged area must never mean less likely fake: the score is uninformative here
             cal.a = 0.0
-            cal.b = math.log((n_fake + 1.0) / (n_real + 1.0))
+            cal.b = 0.0  # the balanced prior: 1/2
     elif method == "isotonic":
         cal.x, cal.y = _fit_isotonic(s, y)
     else:
@@ -248,7 +254,7 @@ def fit_calibration(video_scores: Sequence[float], labels: Sequence[int], target
     cal.val_tpr = float(np.mean(s[y == 1] > thr))
     uninformative = method == "platt" and cal.a == 0.0
     warn = ("WARNING: on validation the score does not increase with fakeness (slope clamped to 0, "
-            "probability = smoothed base rate); ") if uninformative else ""
+            "probability = 1/2 everywhere); ") if uninformative else ""
     if small:
         rule = (f"threshold above the highest of {n_real} validation real scores (too few reals to estimate a "
                 f"{target_fpr:.0%} FPR quantile; the true FPR may be higher)")

@@ -127,3 +127,11 @@ def test_uninformative_score_gets_flat_probability_not_a_reversed_one():
     assert cal.a == 0.0
     assert cal.probability(0.0) == pytest.approx(cal.probability(1.0))
     assert "WARNING" in cal.note and cal.threshold > 0.6
+
+
+def test_probability_does_not_inherit_the_validation_class_ratio():
+    rng = np.random.default_rng(3)
+    s = rng.random(24) * 0.1  # an uninformative score, 20 fakes : 4 reals
+    y = np.r_[np.zeros(4, int), np.ones(20, int)]
+    cal = D.fit_calibration(s, y)
+    assert abs(cal.probability(0.05) - 0.5) < 0.15  # not ~0.83, the fake share of this validation set
