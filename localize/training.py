@@ -399,6 +399,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     use_amp = device.type == "cuda" and tc["amp"] in ("auto", True, "true", "on")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     start_epoch, step, best_score, bad, history = 0, 0, -math.inf, 0, []
+    prior_seconds = 0.0  # training time of the runs this one resumes
     if tc.get("init_from") and not (resume and last_path.exists()):
         src = Path(tc["init_from"])
         if not src.is_file():
@@ -418,6 +419,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
         scaler.load_state_dict(st["scaler"])
         start_epoch, step, best_score, bad, history = st["epoch"] + 1, st["step"], st["best_score"], st["bad"], \
             st["history"]
+        prior_seconds = float(payload.get("training_seconds", 0.0))
         if d.main:
             log.info("resumed from %s at epoch %d (step %d)", last_path, start_epoch, step)
     elif resume and d.main:
@@ -484,7 +486,8 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
             score = m.get(tc["monitor"], float("nan"))
             improved = not math.isnan(score) and score > best_score
             meta = dict(model_id=model_id, config=cfg, data_manifest_hash=mhash, data=summary, metrics=m,
-                        calibration=cal, epoch=epoch + 1, step=step, training_seconds=time.time() - t_start,
+                        calibration=cal, epoch=epoch + 1, step=step,
+                        training_seconds=prior_seconds + time.time() - t_start,
                         baseline_mask_area=float((baseline >= 0.5).mean()),
                         baseline_mask=(baseline >= 0.5).astype(np.uint8))
             if improved:
