@@ -248,7 +248,11 @@ def forge_protocol(plan: Plan, sources: list[Path], work: Path, *, methods: list
     ident = {k: v["identity"] for k, v in {**photos, **reals}.items()}
     # the forge's reals replace the plain test clips of the same sources (same pixels, c0)
     forged_from = {str(Path(r["source"]).resolve()) for r in reals.values()}
+    # the real video each clip was cut from (for "seen in training" and grouping)
+    root_of = {str(Path(c.path).resolve()): (c.original or c.path) for c in plan.cases}
     plan.cases = [c for c in plan.cases if not (c.protocol == "people" and str(Path(c.path).resolve()) in forged_from)]
+    for r in reals.values():
+        r["source"] = root_of.get(str(Path(r["source"]).resolve()), r["source"])
     for rid, r in sorted(reals.items()):
         p = real_path(out, rid, "c0")
         plan.cases.append(Case(f"forge/real/{rid}", str(p), 0, "real", "real", r["identity"], "forge",
