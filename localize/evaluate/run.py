@@ -409,7 +409,10 @@ def run_evaluation(config: str | Path | dict, out: str | Path, *, progress: bool
     # degradations compared on the same videos ('none' restricted to the degraded subset)
     metrics_deg = compute_metrics(rows, thr, n_boot, subset=lambda r: r.get("degraded_subset", True)) \
         if max_per_kind else metrics
-    unseen = compute_metrics(rows, thr, n_boot, subset=lambda r: not r["seen_in_training"]) if seen else []
+    # only when the training sources could be matched to test videos (a training corpus of
+    # derived files, e.g. a forge corpus, cannot be matched by path: no table then)
+    unseen = compute_metrics(rows, thr, n_boot, subset=lambda r: not r["seen_in_training"]) \
+        if any(r["seen_in_training"] for r in rows) else []
     t2 = time.time()
     refs = references_curve(plan, dets["identity"], list(cfg.get("references", [1, 2, 3, 5])), n_boot) \
         if "identity" in dets else []
