@@ -23,6 +23,12 @@ The recipe (each step answers a failure seen on real data):
    fill): manipulations replace a face-shaped or box-shaped region whose interior can
    change very little (smooth skin), which a pixel threshold alone would leave as holes.
    A face whose changed area is tiny is unchanged (no mask), so untouched frames stay empty.
+5. **Texture noise next to the face** (hysteresis): a re-encode of a locally edited
+   frame differs across the whole textured face while the flat background stays
+   bit-identical, so the outside-face threshold passes codec noise on the face (eye rows
+   above a lip-sync edit). Changed pixels therefore count only within ``grow`` x face
+   size of a seed above ``median + ring_z x MAD`` of the blurred difference in a ring
+   just outside the face (hair, ears, neck).
 
 Frames with no face fall back to the whole frame (same threshold, small components
 dropped, holes filled), counted in ``frames_without_face``.
@@ -58,6 +64,10 @@ class MaskParams:
     max_blur_scale: float = 5.0   # (heavy compression: c40 noise needs about 3-5x)
     forehead: float = 0.2         # brows raised by this fraction of the brow-chin distance
     region_dilate: float = 0.0    # face region dilation, fraction of face size
+    ring_z: float = 3.0           # seeds must exceed median + ring_z * MAD (sigma) of the ring around the face (0: off)
+    ring_in: float = 0.05         # the ring: from this fraction of the face size outside the face region ...
+    ring_out: float = 0.25        # ... to this one (hair, ears, neck: textured like the face, rarely forged)
+    grow: float = 0.1             # changed pixels count only within this fraction of the face size of a seed
     min_component: float = 0.01   # drop changed blobs below this fraction of the face area
     min_relative: float = 0.0     # ... and blobs below this fraction of the face's largest blob
     min_area: float = 0.03        # a face with less changed area (fraction) is unchanged
@@ -327,7 +337,8 @@ def derive_frame(original: np.ndarray, manipulated: np.ndarray, faces: list[np.n
         boxes.append((x0, y0, x1, y1))
         sigma = max(0.5, params.blur * size * blur_scale)
         dil = int(round(params.region_dilate * size))
-        pad = dil + int(3 * sigma) + 2
+        ring_out = int(round(params.ring_out * size)) if params.ring_z > 0 else 0
+        pad = max(dil, ring_out) + int(3 * sigma) + 2
         rx0, ry0 = max(0, int(x0) - pad), max(0, int(y0) - pad)
         rx1, ry1 = min(w, int(np.ceil(x1)) + pad + 1), min(h, int(np.ceil(y1)) + pad + 1)
         if rx1 - rx0 < 4 or ry1 - ry0 < 4:
@@ -337,10 +348,19 @@ def derive_frame(original: np.ndarray, manipulated: np.ndarray, faces: list[np.n
         region = np.zeros(b.shape, np.uint8)
         cv2.fillConvexPoly(region, cv2.convexHull((pts - (rx0, ry0)).astype(np.int32)), 1)
         face_area = float(cv2.countNonZero(region))
+        seed_thr = threshold
+        if ring_out > 0:
+            seed_thr = max(threshold, _ring_threshold(b, region, size, params))
         if dil > 0:
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dil + 1, 2 * dil + 1))
             region = cv2.dilate(region, k)
         c = (b > threshold) & (region > 0)
+        if seed_thr > threshold:
+            # hysteresis: keep changes near a seed above the ring's noise level
+            r = max(1, int(round(params.grow * size)))
+            near = cv2.dilate((b > seed_thr).astype(np.uint8),
+                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+            c &= near > 0
         c = _filter_components(c, params.min_component * face_area, params.min_relative)
         if soft is not None:
             s = np.clip(b, 0, 255).astype(np.uint8)
@@ -358,6 +378,35 @@ def derive_frame(original: np.ndarray, manipulated: np.ndarray, faces: list[np.n
         if soft is not None:
             soft = np.clip(b, 0, 255).astype(np.uint8)
     return mask, soft, boxes
+
+
+def _ring(n: int) -> np.ndarray:
+    import cv2
+
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * n + 1, 2 * n + 1))
+
+
+def _ring_threshold(b: np.ndarray, region: np.ndarray, size: float, params: MaskParams) -> float:
+    """Codec noise next to the face: the blurred difference in a ring just outside the
+    face region (hair, ears, neck). The noise measured far from the faces (flat
+    background, often bit-identical in both encodes) underestimates the noise on the
+    textured face, where a re-encode of a locally edited frame differs everywhere; the
+    ring sees that texture noise. Returns 0 when the ring is (nearly) empty."""
+    import cv2
+
+    ri = int(round(params.ring_in * size))
+    ro = int(round(params.ring_out * size))
+    if ro <= ri:
+        return 0.0
+    inner = cv2.dilate(region, _ring(ri)) if ri > 0 else region
+    ring = (cv2.dilate(region, _ring(ro)) > 0) & (inner == 0)
+    v = b[ring]
+    if v.size < 50:
+        return 0.0
+    # median and MAD: a manipulation that spills into part of the ring (NeuralTextures
+    # renders past the jaw line) must not pass for noise
+    med = float(np.median(v))
+    return med + params.ring_z * 1.4826 * float(np.median(np.abs(v - med)))
 
 
 # ------------------------------------------------------------------ streams
