@@ -537,6 +537,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
               "method": cal.method, "note": cal.note}
     n_face_frames = sum(1 for f in frames_out if f.status == "ok")
     warns = []
+    if localizer.meta.get("quality_warning"):
+        warns.append(f"model: {localizer.meta['quality_warning']}")
     if len(frames_out) < len(indices):
         warns.append(f"only {len(frames_out)} of {len(indices)} requested frames decoded (truncated or corrupt stream)")
     if cal is None:
@@ -834,6 +836,8 @@ def run(args) -> int:
     labels = _read_labels(Path(args.labels)) if args.labels else None
     paths = _expand(args.inputs)
     loc = open_localizer(args.model, args.backend, args.threads)
+    if loc.meta.get("quality_warning"):
+        print(f"localize analyze: warning: model {loc.path}: {loc.meta['quality_warning']}", file=sys.stderr)
     if calibration_of(loc) is None:
         print(f"localize analyze: warning: model {loc.path} carries no calibration: scores are reported, "
               "decisions and probabilities are not", file=sys.stderr)

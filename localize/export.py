@@ -81,9 +81,10 @@ def export_metadata(cfg, meta: dict[str, Any], checkpoint: Path | None, sha256: 
         "data_manifest_hash": meta.get("data_manifest_hash"),
         "source_checkpoint_sha256": sha256,
         "metrics": meta.get("metrics"),
+        "quality_warning": meta.get("quality_warning"),
         "exported_with": versions(),
     }
-    return {k: json.dumps(v, default=str) for k, v in values.items()}
+    return {k: json.dumps(v, default=str) for k, v in values.items() if v is not None or k != "quality_warning"}
 
 
 def export_onnx(checkpoint: str | Path | None, out: str | Path, *, opset: int = OPSET, check: bool = True) -> Path:

@@ -146,6 +146,12 @@ async function showResult(job) {
   const vtpr = num(pick(op, "val_tpr", "tpr")); if (vtpr !== null) opBits.push("TPR " + pct(vtpr));
   if (pick(op, "small_sample")) opBits.push("small validation set");
   $("operating-point").textContent = opBits.length ? "Operating point: " + opBits.join(" · ") : "";
+  const warnList = $("warnings");
+  warnList.replaceChildren(...(Array.isArray(r.warnings) ? r.warnings : []).map((w) => {
+    const li = document.createElement("li");
+    li.textContent = "⚠ " + w;
+    return li;
+  }));
   const model = pick(r, "model") || {};
   state.lastSrc = -1;
   $("model-line").textContent = "Model " + (pick(model, "id", "model_id") || pick(r, "model_id") || "?") +
