@@ -62,5 +62,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def script_main(command: str, prog: str, argv: list[str] | None = None) -> int:
+    """Entry point of a root script (``train.py``, ``export_onnx.py``): the same
+    arguments, library call and one-line errors as ``localize <command>``."""
+    module = importlib.import_module(COMMANDS[command][0])
+    parser = argparse.ArgumentParser(prog=prog, description=COMMANDS[command][1])
+    module.add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return int(module.run(args) or 0)
+    except InputError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -235,11 +235,7 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="export_onnx.py", description="export a localizer checkpoint to ONNX")
-    add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        return run(args)
-    except InputError as e:
-        print(f"export_onnx.py: error: {e}", file=sys.stderr)
-        return 2
+    """``python export_onnx.py``: the same as ``localize export``."""
+    from .cli import script_main
+
+    return script_main("export", "export_onnx.py", None if argv is None else list(argv))

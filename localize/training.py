@@ -712,11 +712,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="train.py", description="Train the U-Net localizer (see configs/).")
-    add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        return run(args)
-    except InputError as e:
-        print(f"train: error: {e}", file=sys.stderr)
-        return 2
+    """``python train.py``: the same as ``localize train``."""
+    from .cli import script_main
+
+    return script_main("train", "train.py", None if argv is None else list(argv))
