@@ -49,7 +49,7 @@ def test_full_demo_on_built_in_data(tmp_path):
     assert all(s["ok"] for s in result["steps"]), result["steps"]
     steps = {s["name"]: s for s in result["steps"]}
     assert steps["forge"]["summary"]["reals"] >= 2
-    iou = steps["masks"]["summary"]["IoU derived vs exact (c23), per method"]
+    iou = steps["masks"]["summary"]["IoU derived vs exact (c23, mean per frame), per method"]
     assert iou and all(v > 0.3 for v in iou.values()), iou
     assert steps["serve"]["summary"]["state"] == "done"
     index = (tmp_path / "demo" / "index.html").read_text()
