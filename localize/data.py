@@ -428,6 +428,7 @@ class SampleSpec:
     selfblend: float = 0.5          # share of fake samples made by self-blending real crops
     blend_threshold: float = 0.05   # blend weight above which a pixel counts as forged
     balanced: bool = True           # half real, half fake (fake = manipulated + self-blended)
+    paired: bool = False            # each fake next to its own real crop (same frame), see CropDataset
 
 
 class CropDataset:
@@ -438,6 +439,12 @@ class CropDataset:
     its indices. Validation (``train=False``): every crop once, plus a fixed
     self-blended copy of each real crop when ``selfblend > 0`` (so a set of real videos
     alone can be validated), with no augmentation.
+
+    ``spec.paired``: the plan is made of (real, fake) pairs of the *same* frame (a crop
+    and its self-blend, or a manipulated crop and its original's crop at the same frame),
+    kept together by :class:`EpochSampler`, so both land in one batch. The face is then
+    on both sides of every comparison and only the forgery evidence separates them: the
+    model cannot lower its loss by finding the face (SBI's batch construction).
     """
 
     def __init__(self, sets: Sequence[CropSet], spec: SampleSpec, *, train: bool, seed: int = 0,
@@ -449,9 +456,26 @@ class CropDataset:
         self.transform = train_transform(augment) if train else None
         self.real = [(si, j) for si, s in enumerate(self.sets) if s.source.label == 0 for j in range(len(s.images))]
         self.fake = [(si, j) for si, s in enumerate(self.sets) if s.source.label == 1 for j in range(len(s.images))]
+        self.partner = self._partners() if spec.paired else {}
         self.epoch = 0
         self.plan: list[tuple[int, int, int]] = []
         self.set_epoch(0)
+
+    def _partners(self) -> dict[tuple[int, int], tuple[int, int]]:
+        """(fake set, crop) -> (its original's set, crop of the same frame index)."""
+        by_video = {str(s.source.video): si for si, s in enumerate(self.sets) if s.source.label == 0}
+        out = {}
+        for si, s in enumerate(self.sets):
+            if s.source.label != 1 or s.source.track_video is None:
+                continue
+            oi = by_video.get(str(s.source.track_video))
+            if oi is None:
+                continue
+            where = {int(f): j for j, f in enumerate(self.sets[oi].frames)}
+            for j, f in enumerate(s.frames):
+                if int(f) in where:
+                    out[(si, j)] = (oi, where[int(f)])
+        return out
 
     def set_epoch(self, epoch: int) -> None:
         if self.plan and epoch == self.epoch:
@@ -478,6 +502,8 @@ class CropDataset:
             nr = int(round(length * n_real / max(1, n_real + n_fake)))
         nf = length - nr
         nb = int(round(nf * sb))
+        if self.spec.paired:
+            return self._paired_plan(rng, length, sb)
         plan = []
         if nr:
             plan += [(REAL, *self.real[i]) for i in rng.integers(0, n_real, nr)]
@@ -487,6 +513,22 @@ class CropDataset:
             plan += [(FAKE, *self.fake[i]) for i in rng.integers(0, n_fake, nf - nb)]
         order = rng.permutation(len(plan))
         return [plan[i] for i in order]
+
+    def _paired_plan(self, rng: np.random.Generator, length: int, sb: float) -> list[tuple[int, int, int]]:
+        """length // 2 pairs: a share ``sb`` (crop, its self-blend), the rest (original
+        crop, manipulated crop) of the same frame; fakes without an original crop fall
+        back to a random real crop."""
+        n_pairs = max(1, length // 2)
+        nb = int(round(n_pairs * sb)) if self.real else 0
+        plan: list[tuple[int, int, int]] = []
+        for i in rng.integers(0, len(self.real), nb) if nb else []:
+            plan += [(REAL, *self.real[i]), (BLEND, *self.real[i])]
+        for i in rng.integers(0, len(self.fake), n_pairs - nb) if n_pairs - nb and self.fake else []:
+            f = self.fake[i]
+            r = self.partner.get(f) or self.real[int(rng.integers(0, len(self.real)))]
+            plan += [(REAL, *r), (FAKE, *f)]
+        order = rng.permutation(len(plan) // 2)
+        return [plan[2 * k + h] for k in order for h in (0, 1)]
 
     def __len__(self) -> int:
         return len(self.plan)
@@ -546,6 +588,8 @@ class EpochSampler:
         from torch.utils.data.distributed import DistributedSampler
 
         self.n = len(dataset)
+        self.paired = bool(getattr(dataset, "spec", None) and dataset.spec.paired)
+        self.world, self.rank, self.seed = num_replicas, rank, seed
         self.base = DistributedSampler(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed,
                                        drop_last=True)
         self.epoch = 0
@@ -556,9 +600,15 @@ class EpochSampler:
 
     def __iter__(self):
         off = self.epoch * self.n
+        if self.paired:  # shuffle and shard whole (real, fake) pairs, never split one
+            n_pairs = self.n // 2 // self.world * self.world
+            order = np.random.default_rng([self.seed, self.epoch, 11]).permutation(self.n // 2)[:n_pairs]
+            return (off + 2 * int(k) + h for k in order[self.rank::self.world] for h in (0, 1))
         return (off + i for i in self.base)
 
     def __len__(self) -> int:
+        if self.paired:
+            return self.n // 2 // self.world * 2
         return len(self.base)
 
 

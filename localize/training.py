@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
         "selfblend": 0.5,         # share of fake samples self-blended from real crops
         "blend_threshold": 0.05,
         "balanced": True,
+        "paired": False,          # (real, fake) pairs of the same frame in every batch (needs an even batch)
         "augment": 1.0,           # augmentation strength (0: off)
         "num_workers": 2,
     },
@@ -375,8 +376,10 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
 
     train_sets, val_sets, mhash, summary = prepare_data(cfg, d, progress)
     spec = D.SampleSpec(selfblend=float(dc["selfblend"]), blend_threshold=float(dc["blend_threshold"]),
-                        balanced=bool(dc["balanced"]))
+                        balanced=bool(dc["balanced"]), paired=bool(dc["paired"]))
     bs = int(tc["batch_size"])
+    if spec.paired and bs % 2:
+        raise InputError(None, f"data.paired needs an even train.batch_size (got {bs})")
     if int(tc["steps_per_epoch"]):
         spec.length = int(tc["steps_per_epoch"]) * bs * d.world
     train_ds = D.CropDataset(train_sets, spec, train=True, seed=seed, augment=float(dc["augment"]))

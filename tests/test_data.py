@@ -196,6 +196,31 @@ def test_balanced_plan_self_blends_and_rank_sharding(tiny_sets):
     assert base.shape == (64, 64) and 0.05 < (base >= 0.5).mean() < 0.6
 
 
+def test_paired_plan_keeps_each_fake_next_to_its_own_real_frame(tiny_sets):
+    _, sets, _ = tiny_sets
+    ds = D.CropDataset(sets, D.SampleSpec(length=200, selfblend=0.5, paired=True), train=True, seed=1)
+    assert ds.partner, "manipulated crops must find their original's crop"
+    kinds = [k for k, _, _ in ds.plan]
+    assert len(ds.plan) == 200 and kinds[0::2] == [D.REAL] * 100
+    n_blend = 0
+    for (k0, s0, j0), (k1, s1, j1) in zip(ds.plan[0::2], ds.plan[1::2]):
+        if k1 == D.BLEND:
+            n_blend += 1
+            assert (s0, j0) == (s1, j1)
+        else:
+            assert k1 == D.FAKE and ds.partner[(s1, j1)] == (s0, j0)
+            assert sets[s0].frames[j0] == sets[s1].frames[j1]
+            assert str(sets[s1].source.track_video) == str(sets[s0].source.video)
+    assert n_blend == 50
+    # the sampler shuffles and shards whole pairs: every even position starts a pair
+    for rank in (0, 1):
+        s = D.EpochSampler(ds, num_replicas=2, rank=rank, seed=1)
+        s.set_epoch(2)
+        idx = [i - 2 * 200 for i in s]
+        assert len(idx) == len(s) == 100
+        assert all(a % 2 == 0 and b == a + 1 for a, b in zip(idx[0::2], idx[1::2]))
+
+
 def _real_crop(carphone, face_analyzer):
     from localize.faces import crop, crop_box, landmark_box
     from localize.video import read_frames
