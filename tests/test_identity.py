@@ -187,7 +187,7 @@ def test_enroll_verify_round_trip(tmp_path, cache, carphone, capsys):
     rc, out, _ = _run_cli(["verify", "--person", "carphone", f"{carphone}@2.2-4", *common], capsys)
     assert rc == 0
     res = json.loads(out)
-    assert set(res["fake_probability"]) == {"appearance", "behaviour", "fused"}
+    assert set(res["fake_probability"]) == {"appearance", "behaviour", "stability", "fused"}
     assert res["status"] == "scored" and res["decision"] == "real"
     assert res["fake_probability"]["fused"] < 0.5
     assert res["tracks"] and res["tracks"][0]["appearance_distance"] < 0.45
@@ -217,3 +217,49 @@ def test_profile_save_load_same_scores(tmp_path, cache, carphone):
     q = load_profile("cp", tmp_path)
     a, b = score_video(p, test), score_video(q, test)
     assert a.fake_probability == pytest.approx(b.fake_probability)
+
+
+# ---------------------------------------------------------------- identity stability
+
+def _track(desc, frames=None):
+    from localize.identity.features import TrackFeatures
+
+    desc = np.asarray(desc, np.float32)
+    f = np.arange(len(desc)) * 8 if frames is None else np.asarray(frames)
+    z = np.zeros((0, 2), np.int64)
+    return TrackFeatures(0, f, np.zeros((len(f), 15), np.float32), f, desc, z, np.zeros((0, 136), np.float32),
+                         np.zeros((0, 128), np.float32))
+
+
+def test_stability_flags_a_flickering_identity_and_skips_tracking_gaps():
+    from localize.identity.stability import (STABILITY_THRESHOLD, StabilityModel, descriptor_steps,
+                                             split_half_ratios)
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(0, 0.1, 128)
+    smooth = base + np.cumsum(rng.normal(0, 0.01, (24, 128)), 0)      # a real face drifting slowly
+    flicker = base + rng.normal(0, 0.03, (24, 128))                    # re-rendered every frame
+    ref = _track(smooth[:16])
+    m = StabilityModel.fit([ref])
+    assert m is not None and m.n_reference_steps == 15
+    assert m.log_odds(_track(smooth[16:])) < 0 < m.log_odds(_track(flicker))
+    assert abs(m.log_ratio(ref)) < 1e-9 and m.log_odds(ref) == pytest.approx(-m.slope * STABILITY_THRESHOLD)
+    # a tracking gap (frames 0..40 then 400..) is not a step; too few steps: no score
+    gap = _track(smooth[:6], frames=[0, 8, 16, 400, 408, 416])
+    assert len(descriptor_steps(gap)) == 4
+    assert m.log_odds(_track(smooth[:3])) is None and StabilityModel.fit([_track(smooth[:4])]) is None
+    halves = split_half_ratios([_track(smooth)])
+    assert len(halves) == 2 and halves[0] == pytest.approx(-halves[1])
+
+
+def test_profile_round_trip_keeps_stability(tmp_path):
+    from localize.identity.profile import load_profile, save_profile
+    from localize.identity.stability import StabilityModel
+
+    from localize.identity.features import FeatureParams
+    from localize.identity.profile import Profile, ScoringConfig
+
+    prof = Profile("x", FeatureParams(), ScoringConfig(), [], [], {}, {}, "now", StabilityModel(0.12, 20))
+    save_profile(prof, tmp_path)
+    back = load_profile("x", tmp_path)
+    assert back.stability == StabilityModel(0.12, 20) and back.config.fusion == "sum"

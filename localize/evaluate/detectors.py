@@ -49,7 +49,7 @@ class IdentityDetector:
     against a cohort of every *other* identity's reference features."""
 
     name = "identity"
-    families = ("appearance", "behaviour", "fused")
+    families = ("appearance", "behaviour", "stability", "fused")
 
     def __init__(self, plan: Plan, cache_dir: Path, config: dict | None = None, progress: bool = True):
         from ..identity.features import FeatureCache, FeatureParams

@@ -78,7 +78,7 @@ def _plots(results: dict, out: Path) -> dict[str, bytes]:
     curve = [c for c in results.get("references_curve", []) if c.get("identities")]
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
     for key, style in (("all:fused", "-o"), ("all:appearance", "--s"), ("all:behaviour", ":^"),
-                       ("identity-remained:fused", "-.d")):
+                       ("all:stability", "-x"), ("identity-remained:fused", "-.d")):
         xs = [c["n_references"] for c in curve if key in c]
         ys = [c[key]["auc"] for c in curve if key in c]
         if xs:
@@ -128,7 +128,8 @@ def answers(results: dict) -> dict[str, str]:
         return (m["auc"], m["auc_ci"], m["n_fake"], m["n_real"]) if m else None
 
     parts = []
-    for det in ("identity:fused", "identity:appearance", "identity:behaviour", "mask", "mesonet"):
+    for det in ("identity:fused", "identity:appearance", "identity:behaviour", "identity:stability", "mask",
+                "mesonet"):
         a, b = auc(det, "identity-replaced"), auc(det, "identity-remained")
         if a and b:
             parts.append(f"{det}: replaced AUC {_f(a[0])} (n={a[2]} fakes) vs remained {_f(b[0])} (n={b[2]}), "
@@ -141,8 +142,8 @@ def answers(results: dict) -> dict[str, str]:
                    "intervals do not overlap)." if not overlap and fused_a[0] > fused_b[0] else
                    " The intervals overlap, so the difference is not established on this data.")
     out["a"] = ("How much harder identity-remained is: " + "; ".join(parts) + "." + verdict +
-                " Appearance alone cannot see an identity-remained fake (the face is the person's own), so "
-                "everything there rests on behaviour." if parts else "Not measurable: a kind of fake is missing.")
+                " Appearance alone barely sees an identity-remained fake (the face is the person's own), so "
+                "it rests on behaviour and on identity stability (the re-rendered face's descriptor flickers)." if parts else "Not measurable: a kind of fake is missing.")
 
     MD = results.get("metrics_degradation") or M
     beh = auc("identity:behaviour", "all")
@@ -156,6 +157,11 @@ def answers(results: dict) -> dict[str, str]:
                 "statistics (the dlib landmarks are fitted on a blurred HOG/regression input anyway), but with "
                 "references of a few seconds from one session the person's behaviour model is narrow: held-out "
                 "clips of the same person often fall outside it, which shows up as real videos scored fake.")
+    stab = auc("identity:stability", "identity-remained")
+    if stab:
+        out["b"] += (f" Identity stability (descriptor flicker against the person's references, a temporal "
+                     f"appearance cue rather than a behavioural one) reaches AUC {_f(stab[0])} "
+                     f"[{_f(stab[1][0], 2)}, {_f(stab[1][1], 2)}] on identity-remained fakes.")
     rob = []
     for det in sorted({m["detector"] for m in MD}):
         base = (_get(MD, det, "none", "all") or {}).get("auc")
@@ -249,13 +255,14 @@ def write_report(results: dict, out: Path) -> tuple[Path, Path, Path]:
         crow = []
         for c in curve:
             if not c.get("identities"):
-                crow.append([str(c["n_references"]), str(c["n_identities"]), "-", "-", "-", "-"])
+                crow.append([str(c["n_references"]), str(c["n_identities"]), "-", "-", "-", "-", "-"])
                 continue
             g = lambda k: c.get(k) or {}  # noqa: E731
             crow.append([str(c["n_references"]), str(c["n_identities"]), _ci(g("all:fused")) if g("all:fused") else "-",
-                         _f(g("all:appearance").get("auc")), _f(g("all:behaviour").get("auc")), _f(g("all:fused").get("fpr"))])
+                         _f(g("all:appearance").get("auc")), _f(g("all:behaviour").get("auc")),
+                         _f(g("all:stability").get("auc")), _f(g("all:fused").get("fpr"))])
         md += [_table(["reference videos", "identities", "fused AUC [CI]", "appearance AUC", "behaviour AUC",
-                       "fused FPR"], crow), ""]
+                       "stability AUC", "fused FPR"], crow), ""]
     pix = results.get("pixel") or {}
     if pix:
         md += ["## Localizer pixel scores (forge fakes with exact masks, inside face crops)", ""]

@@ -39,7 +39,8 @@ def add_enroll_arguments(p: argparse.ArgumentParser) -> None:
                         "other enrolled profiles are always added")
     p.add_argument("--appearance-model", default="nearest", choices=["nearest", "mahalanobis", "ocsvm"])
     p.add_argument("--behaviour-model", default="ocsvm", choices=["nearest", "mahalanobis", "ocsvm"])
-    p.add_argument("--fusion", default="mean", choices=["mean", "max", "sum"])
+    p.add_argument("--fusion", default="sum", choices=["sum", "mean", "max"],
+                   help="how family log-odds combine: sum (independent evidence, default), mean or max")
     p.add_argument("--force", action="store_true", help="replace an existing profile of that name")
 
 
@@ -119,8 +120,12 @@ def run_enroll(args: argparse.Namespace) -> int:
     fams = {f: {"model": fm.kind, "references": len(fm.refs), "cohort_windows": int(len(fm.cohort)),
                 "calibration": fm.calibration.method, "threshold_distance": round(fm.calibration.threshold, 4)}
             for f, fm in prof.families.items()}
+    if prof.stability is not None:
+        fams["stability"] = {"reference_step": round(prof.stability.reference_step, 4),
+                             "reference_steps": prof.stability.n_reference_steps,
+                             "calibration": "global split-half (stability.py)"}
     print(json.dumps({"person": name, "profile": str(d), "references": prof.sources, "families": fams,
-                      "missing_families": [f for f in ("appearance", "behaviour") if f not in prof.families],
+                      "missing_families": [f for f in ("appearance", "behaviour", "stability") if f not in fams],
                       "params": asdict(params)}, indent=2))
     unused = [s["path"] for s in prof.sources if not s.get("used")]
     for u in unused:
@@ -150,14 +155,18 @@ def run_verify(args: argparse.Namespace) -> int:
         "threshold": res.threshold, "log_odds": res.log_odds, "families_available": res.families_available,
         "chosen_track": res.chosen_track, "tracks": d["tracks"],
         "rule": {"window_s": prof.params.window_s, "hop_s": prof.params.hop_s,
-                 "track": f"{prof.config.track_quantile:g}-quantile of window log-odds",
+                 "track": f"{prof.config.track_quantile:g}-quantile of window log-odds per family; "
+                          "stability from the whole track",
                  "video": "minimum over tracks (the most person-like face)",
-                 "fusion": f"{prof.config.fusion} of per-family log-odds per window"},
+                 "fusion": f"{prof.config.fusion} of the track's family log-odds"},
         "profile": {"path": str(profiles_dir(args.profiles) / prof.name), "created": prof.created,
                     "reference_videos": prof.n_reference_videos,
                     "reference_photos": sum(1 for s in prof.sources if s.get("is_image")),
-                    "families": {f: {"model": fm.kind, "calibration": fm.calibration.method}
-                                 for f, fm in prof.families.items()}},
+                    "families": {**{f: {"model": fm.kind, "calibration": fm.calibration.method}
+                                    for f, fm in prof.families.items()},
+                                 **({"stability": {"model": "reference step log ratio",
+                                                   "calibration": "global split-half"}}
+                                    if prof.stability else {})}},
         "versions": versions(),
     }
     print(json.dumps(out, indent=2))

@@ -11,11 +11,14 @@ else ``$LOCALIZE_HOME/profiles``, else ``~/.local/share/localize/profiles``:
   calibration was fitted on. Models are re-fitted from these on load (milliseconds;
   no pickles).
 
-Video score (POI-Forensics style): each window gets a fake log-odds per family and a
-fused one; a track's score is a *low* percentile of its windows (the video must fail
-to look like the person even in its most person-like stretches, so one odd window
-in a real video does not flag it); the video's score is the *minimum over tracks*
-(the claimed person only needs to be one of the faces shown).
+Video score (POI-Forensics style): each window gets a fake log-odds per family; a
+track's family score is a *low* percentile of its windows (the video must fail to
+look like the person even in its most person-like stretches, so one odd window in a
+real video does not flag it); a third family, identity *stability* (``stability.py``:
+how much the face descriptor jumps between samples, against the person's references),
+is scored per track; the track's fused score is the sum of its family log-odds (naive Bayes), and the
+video's score is the *minimum over tracks* (the claimed person only needs to be one of
+the faces shown).
 """
 from __future__ import annotations
 
@@ -31,10 +34,12 @@ import numpy as np
 
 from ..errors import InputError, NoFaceError
 from .features import BEHAVIOUR_NAMES, FeatureParams, TrackFeatures, VideoFeatures
+from .stability import StabilityModel
 from .models import (Calibration, FamilyModel, OneClassModel, RefSet, Scaler, fit_family, fuse_log_odds,
                      sigmoid)
 
-FAMILIES = ("appearance", "behaviour")
+FAMILIES = ("appearance", "behaviour")          # one-class models with cohort calibration
+SCORED = (*FAMILIES, "stability")                # every family a video gets a score for
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -44,7 +49,9 @@ class ScoringConfig:
 
     appearance_model: str = "nearest"
     behaviour_model: str = "ocsvm"
-    fusion: str = "mean"
+    fusion: str = "sum"            # of the track's family log-odds (appearance, behaviour, stability):
+                                   # calibrated log-odds of independent evidence add (naive Bayes)
+    stability: bool = True         # score identity stability (stability.py)
     track_quantile: float = 0.25   # low percentile of window log-odds per track
     threshold: float = 0.5         # stated operating point on the fused fake probability
 
@@ -74,6 +81,7 @@ class Profile:
     families: dict[str, FamilyModel]
     diagnostics: dict = field(default_factory=dict)
     created: str = ""
+    stability: StabilityModel | None = None
 
     @property
     def n_reference_videos(self) -> int:
@@ -167,8 +175,11 @@ def build_profile(name: str, references: Sequence[VideoFeatures], cohort: Sequen
     if not families:
         raise InputError(references[0].path, "references too short to enrol: need two photos or a clip of "
                          f">= {params.min_window_s:g} s with a face")
+    stab = None
+    if config.stability:
+        stab = StabilityModel.fit([t for vf in references if not vf.is_image for t in [main_track(vf)] if t])
     return Profile(name, params, config, sources, list(cohort_labels or []), families, diag,
-                   time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+                   time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), stab)
 
 
 # ---------------------------------------------------------------- files
@@ -198,7 +209,8 @@ def save_profile(profile: Profile, root: str | Path | None = None) -> Path:
             np.savez_compressed(f, **arrays)
     meta = {"name": profile.name, "format": 1, "created": profile.created, "params": asdict(profile.params),
             "config": asdict(profile.config), "families": fams, "sources": profile.sources,
-            "cohort_sources": profile.cohort_sources, "versions": versions()}
+            "cohort_sources": profile.cohort_sources,
+            "stability": profile.stability.to_dict() if profile.stability else None, "versions": versions()}
     write_json(d / "profile.json", meta)
     return d
 
@@ -224,8 +236,10 @@ def load_profile(name: str, root: str | Path | None = None) -> Profile:
         families[fam] = fm
     diag = {fam: {"genuine_distances": arr.get(f"{fam}_genuine"), "impostor_distances": arr.get(f"{fam}_impostor")}
             for fam in families}
+    stab = meta.get("stability")
     return Profile(meta["name"], FeatureParams(**meta["params"]), ScoringConfig(**meta["config"]), meta["sources"],
-                   meta.get("cohort_sources", []), families, diag, meta.get("created", ""))
+                   meta.get("cohort_sources", []), families, diag, meta.get("created", ""),
+                   StabilityModel(**stab) if stab else None)
 
 
 def list_profiles(root: str | Path | None = None) -> list[str]:
@@ -256,7 +270,7 @@ class TrackScore:
     last_frame: int
     n_windows: int
     face_size: float
-    log_odds: dict[str, float | None]          # per family and "fused"
+    log_odds: dict[str, float | None]          # per family (SCORED) and "fused"
     window_log_odds: dict[str, list[float | None]]
     appearance_distance: float | None = None   # median dlib-space distance (raw, unscaled)
 
@@ -267,7 +281,7 @@ class VerifyResult:
     path: str
     sha256: str
     status: str                                # "scored" | "no_face"
-    fake_probability: dict[str, float | None]  # appearance, behaviour, fused
+    fake_probability: dict[str, float | None]  # appearance, behaviour, stability, fused
     log_odds: dict[str, float | None]
     decision: str | None                       # "fake" | "real" (fused p >= threshold)
     threshold: float
@@ -302,10 +316,13 @@ def score_track(profile: Profile, t: TrackFeatures) -> TrackScore | None:
                 if fam == "appearance":
                     app_dist = float(np.median(fm.distance(X[ok])))
         per[fam] = vals
-    per["fused"] = [fuse_log_odds([per[f][w] for f in FAMILIES], cfg.fusion) for w in range(n)]
+    stab = profile.stability.log_odds(t) if profile.stability is not None else None
+    per["fused"] = [fuse_log_odds([per[f][w] for f in FAMILIES] + [stab], cfg.fusion) for w in range(n)]
     if all(v is None for v in per["fused"]):
         return None
-    agg = {k: _low_quantile(v, cfg.track_quantile) for k, v in per.items()}
+    agg = {k: _low_quantile(v, cfg.track_quantile) for k, v in per.items() if k != "fused"}
+    agg["stability"] = stab
+    agg["fused"] = fuse_log_odds([agg[f] for f in SCORED], cfg.fusion)
     return TrackScore(int(t.track_id), int(t.windows[:, 0].min()), int(t.windows[:, 1].max()), n,
                       float(t.face_size), agg, per, app_dist)
 
@@ -313,13 +330,13 @@ def score_track(profile: Profile, t: TrackFeatures) -> TrackScore | None:
 def score_video(profile: Profile, vf: VideoFeatures) -> VerifyResult:
     """Score every track; the video takes the most person-like track (min fused log-odds)."""
     tracks = [s for s in (score_track(profile, t) for t in vf.tracks) if s is not None]
-    avail = [f for f in FAMILIES if f in profile.families]
+    avail = [f for f in FAMILIES if f in profile.families] + (["stability"] if profile.stability else [])
     thr = profile.config.threshold
     if not tracks:
-        return VerifyResult(profile.name, vf.path, vf.sha256, "no_face", {k: None for k in (*FAMILIES, "fused")},
-                            {k: None for k in (*FAMILIES, "fused")}, None, thr, [], None, avail)
+        return VerifyResult(profile.name, vf.path, vf.sha256, "no_face", {k: None for k in (*SCORED, "fused")},
+                            {k: None for k in (*SCORED, "fused")}, None, thr, [], None, avail)
     lo = {}
-    for k in (*FAMILIES, "fused"):
+    for k in (*SCORED, "fused"):
         vals = [t.log_odds[k] for t in tracks if t.log_odds[k] is not None]
         lo[k] = min(vals) if vals else None
     best = min(tracks, key=lambda t: t.log_odds["fused"] if t.log_odds["fused"] is not None else np.inf)
