@@ -45,7 +45,30 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    """Strict JSON (browsers' JSON.parse and most parsers reject NaN/Infinity): a
+    non-finite number, e.g. an AUC with only one class present, is written as null."""
+    write_text(path, json.dumps(finite(obj), indent=2, sort_keys=False, default=_jsonable, allow_nan=False) + "\n")
+
+
+def finite(obj: Any) -> Any:
+    """``obj`` with every non-finite float (also inside numpy arrays and dataclasses) as None."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    if isinstance(obj, np.ndarray) and obj.dtype.kind == "f":
+        return finite(obj.tolist())
+    if hasattr(obj, "__dataclass_fields__") and not isinstance(obj, type):
+        import dataclasses
+
+        return finite(dataclasses.asdict(obj))
+    return obj
 
 
 def _jsonable(obj: Any) -> Any:

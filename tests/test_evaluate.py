@@ -140,3 +140,22 @@ def test_bad_config_is_one_clear_error(tmp_path):
     assert main(["evaluate", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert main(["evaluate", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "o")]) == 2
     assert not (tmp_path / "o" / "report.md").exists()
+
+
+def test_results_json_is_strict_json_with_null_for_undefined_numbers(tmp_path):
+    """An AUC with one class present is NaN in memory; on disk it must be null, or
+    browsers' JSON.parse (the viewer) and strict parsers reject the whole file."""
+    from dataclasses import dataclass
+
+    from localize.fileio import write_json
+
+    @dataclass
+    class M:
+        auc: float
+        ci: tuple
+
+    write_json(tmp_path / "r.json", {"auc": float("nan"), "m": M(np.float32("nan"), (0.1, float("inf"))),
+                                     "a": np.array([1.0, np.nan]), "n": np.int64(3), "ok": 0.5})
+    txt = (tmp_path / "r.json").read_text()
+    back = json.loads(txt, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert back == {"auc": None, "m": {"auc": None, "ci": [0.1, None]}, "a": [1.0, None], "n": 3, "ok": 0.5}
