@@ -123,6 +123,10 @@ def test_tiny_evaluation_end_to_end(tmp_path, carphone):
              and m["kind"] == "identity-replaced"]
     assert fused and fused[0]["auc"] == 1.0 and fused[0]["fpr"] == 0.0
     assert {"none", "half"} == {r["degradation"] for r in data["rows"]}
+    # every row (each identity family too) says whether it is in the degraded subset
+    assert {r["detector"] for r in data["rows"]} >= {f"identity:{f}" for f in ("appearance", "behaviour",
+                                                                               "stability", "fused")}
+    assert all(r["degraded_subset"] is True for r in data["rows"])
     assert set(data["answers"]) == {"a", "b", "c", "d"}
     md = (tmp_path / "out" / "report.md").read_text()
     assert "identity:fused" in md and "(a)" in md

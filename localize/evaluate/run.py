@@ -254,13 +254,13 @@ def score_all(plan: P.Plan, dets: dict, degradations: list[str], work: Path, cac
                     res = {"score": None, "probability": None, "status": f"error: {e.problem}"}
                 cache.put(dn, key, res)
             if dn == "identity":
-                for fam in IdentityDetector.families:
-                    part = res.get(fam) or {}
-                    rows.append(_row(case, deg, f"identity:{fam}", None, {**res, **part}, seen))
+                new = [_row(case, deg, f"identity:{fam}", None, {**res, **(res.get(fam) or {})}, seen)
+                       for fam in IdentityDetector.families]
             else:
-                rows.append(_row(case, deg, dn, None, res, seen))
-            for r in rows[-(3 if dn == "identity" else 1):]:
+                new = [_row(case, deg, dn, None, res, seen)]
+            for r in new:
                 r["degraded_subset"] = case.case_id in in_sub
+            rows += new
     return rows
 
 
