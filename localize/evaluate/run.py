@@ -173,16 +173,29 @@ def builtin_sources(plan: P.Plan, work: Path, c: dict) -> None:
 
 def _training_sources(cfg: dict) -> set[str]:
     """Videos the shipped localizer (and MesoNet, same data) were trained on."""
-    tc = cfg.get("training_config", "configs/default.yaml")
-    try:
-        from ..data import collect_sources
-        from ..training import load_config as load_train
+    from ..data import collect_sources
+    from ..training import load_config as load_train
 
-        t = load_train(tc)
-        return {str(Path(s.video).resolve()) for s in collect_sources(t["data"]["sources"],
-                                                                      t["data"].get("exclude", ()))}
-    except Exception:
-        return set()
+    tcs = cfg.get("training_config", "configs/default.yaml")
+    out: set[str] = set()
+    for tc in [tcs] if isinstance(tcs, str) else tcs:  # one config per training stage
+        try:
+            t = load_train(tc)
+            srcs = collect_sources(t["data"]["sources"], t["data"].get("exclude", ()))
+        except Exception:
+            continue
+        out |= {str(Path(s.video).resolve()) for s in srcs}
+        # a forge corpus names the real videos it was made from: those were seen too
+        for spec in t["data"]["sources"]:
+            man = Path(os.path.expanduser(str(spec.get("path", "")))) / "manifest.json"
+            try:
+                m = json.loads(man.read_text()) if man.is_file() else {}
+            except (OSError, json.JSONDecodeError):
+                continue
+            for item in P._manifest_list(m, "reals") + P._manifest_list(m, "photos"):
+                if item.get("source"):
+                    out.add(str(Path(item["source"]).resolve()))
+    return out
 
 
 def _make_detectors(cfg: dict, plan: P.Plan, cache_dir: Path, problems: dict, progress: bool) -> dict:
