@@ -30,12 +30,17 @@ from localize.fileio import versions, write_json  # noqa: E402
 DATA = ROOT.parent / "shared" / "data"
 
 
-def main() -> int:
-    work = Path("/tmp/localize-bench-identity")
+def shared_plan(work: Path = Path("/tmp/localize-bench-identity")) -> P.Plan:
+    """The evaluation's people, FF++ POI and GHOST protocols on ../shared/data (no forge)."""
     plan = P.Plan()
     P.people_protocol(plan, DATA / "people", work, reals=DATA / "reals")
     P.ffpp_poi_protocol(plan, DATA / "ffpp", work)
     P.pairs_protocol(plan, DATA / "pairs" / "ghost", work, shown={"swap_elon_musk": "elon_musk"})
+    return plan
+
+
+def main() -> int:
+    plan = shared_plan()
     reals = [c for c in plan.cases if c.label == 0]
     fakes = [c for c in plan.cases if c.label == 1]
     configs = [{"appearance_model": a, "behaviour_model": b, "fusion": f}

@@ -18,22 +18,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from localize.evaluate import protocols as P  # noqa: E402
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from identity_models import shared_plan  # noqa: E402
+
 from localize.evaluate.detectors import IdentityDetector  # noqa: E402
 from localize.evaluate.run import default_cache  # noqa: E402
 from localize.fileio import versions, write_json  # noqa: E402
 from localize.identity.profile import main_track  # noqa: E402
 from localize.identity.stability import STABILITY_THRESHOLD, StabilityModel, split_half_ratios  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
-
 
 def main() -> int:
-    work = Path("/tmp/localize-bench-identity")
-    plan = P.Plan()
-    P.people_protocol(plan, DATA / "people", work, reals=DATA / "reals")
-    P.ffpp_poi_protocol(plan, DATA / "ffpp", work)
-    P.pairs_protocol(plan, DATA / "pairs" / "ghost", work, shown={"swap_elon_musk": "elon_musk"})
+    plan = shared_plan()
     det = IdentityDetector(plan, default_cache(), {}, progress=True)
     genuine, per_person, test_ratios = [], {}, []
     for name in sorted(plan.identities):
