@@ -6,29 +6,21 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evaluate_shared import summarize  # noqa: E402
+from evaluate_shared import timed  # noqa: E402
 
 
 def main() -> int:
-    from localize.evaluate.run import run_evaluation
+    from localize.evaluate.run import load_config
 
     out = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="eval-builtin-")
     # a fresh cache: the timing must include feature extraction and forging
-    cfg = {"cache": str(Path(out) / "cache")}
-    from localize.evaluate.run import load_config
-
-    cfg = {**load_config("builtin"), **cfg}
-    t0 = time.time()
-    res = run_evaluation(cfg, out)
-    summarize(res, time.time() - t0, "evaluate_builtin")
-    print(f"{res.report_md}: {time.time() - t0:.0f} s (goal < 300 s on 2 cores)")
-    return 0
+    cfg = {**load_config("builtin"), "cache": str(Path(out) / "cache")}
+    return timed(cfg, out, "evaluate_builtin", " (goal < 300 s on 2 cores)")
 
 
 if __name__ == "__main__":

@@ -34,17 +34,22 @@ def summarize(res, wall: float, name: str) -> None:
     write_json(ROOT / "benchmarks" / "results" / f"{name}.json", out)
 
 
-def main() -> int:
+def timed(cfg, out: str, name: str, goal: str = "") -> int:
+    """Run one evaluation, write its summary as benchmarks/results/<name>.json, print the time."""
     from localize.evaluate.run import run_evaluation
 
+    t0 = time.time()
+    res = run_evaluation(cfg, out)
+    summarize(res, time.time() - t0, name)
+    print(f"{res.report_md}: {time.time() - t0:.0f} s{goal}")
+    return 0
+
+
+def main() -> int:
     cfg = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "configs" / "eval_shared.yaml")
     out = sys.argv[2] if len(sys.argv) > 2 else str(ROOT / "runs" / "eval_shared")
     os.chdir(ROOT)
-    t0 = time.time()
-    res = run_evaluation(cfg, out)
-    summarize(res, time.time() - t0, "evaluate_shared")
-    print(f"{res.report_md}: {time.time() - t0:.0f} s")
-    return 0
+    return timed(cfg, out, "evaluate_shared")
 
 
 if __name__ == "__main__":

@@ -163,3 +163,24 @@ def test_results_json_is_strict_json_with_null_for_undefined_numbers(tmp_path):
     txt = (tmp_path / "r.json").read_text()
     back = json.loads(txt, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
     assert back == {"auc": None, "m": {"auc": None, "ci": [0.1, None]}, "a": [1.0, None], "n": 3, "ok": 0.5}
+
+
+def test_training_sources_follow_every_stage_and_forge_corpora_to_their_originals(tmp_path):
+    """A test video is 'seen' by the trained detectors if any training stage used it,
+    directly or as the original a forge corpus was made from."""
+    from localize.evaluate.run import _training_sources
+
+    corpus, reals = tmp_path / "corpus", tmp_path / "reals"
+    corpus.mkdir()
+    reals.mkdir()
+    (corpus / "manifest.json").write_text(json.dumps(
+        {"reals": [{"id": "000", "source": str(tmp_path / "src" / "a.mp4")}],
+         "photos": {"p1": {"id": "p1", "source": str(tmp_path / "src" / "b.jpg")}}}))
+    (reals / "c.mp4").write_bytes(b"")
+    (tmp_path / "s1.yaml").write_text(f"data: {{sources: [{{path: {reals}, kind: reals}}]}}\n")
+    (tmp_path / "s2.yaml").write_text(f"data: {{sources: [{{path: {corpus}, kind: pairs}}]}}\n")
+    seen = _training_sources({"training_config": [str(tmp_path / "s1.yaml"), str(tmp_path / "s2.yaml"),
+                                                  str(tmp_path / "missing.yaml")]})
+    assert {str((tmp_path / p).resolve()) for p in ("src/a.mp4", "src/b.jpg", "reals/c.mp4")} <= seen
+    assert _training_sources({"training_config": str(tmp_path / "s2.yaml")}) == {
+        str((tmp_path / p).resolve()) for p in ("src/a.mp4", "src/b.jpg")}

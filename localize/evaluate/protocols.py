@@ -243,8 +243,8 @@ def forge_protocol(plan: Plan, sources: list[Path], work: Path, *, methods: list
     src_root = work / "test_sources"
     build_corpus(out, sources=[src_root], methods=methods, seed=seed, max_frames=max_frames, progress=progress)
     manifest = json.loads((out / "manifest.json").read_text())
-    reals = {r["id"]: r for r in _manifest_list(manifest, "reals")}
-    photos = {p["id"]: p for p in _manifest_list(manifest, "photos")}
+    reals = {r["id"]: r for r in manifest_list(manifest, "reals")}
+    photos = {p["id"]: p for p in manifest_list(manifest, "photos")}
     ident = {k: v["identity"] for k, v in {**photos, **reals}.items()}
     # the forge's reals replace the plain test clips of the same sources (same pixels, c0)
     forged_from = {str(Path(r["source"]).resolve()) for r in reals.values()}
@@ -258,7 +258,7 @@ def forge_protocol(plan: Plan, sources: list[Path], work: Path, *, methods: list
         plan.cases.append(Case(f"forge/real/{rid}", str(p), 0, "real", "real", r["identity"], "forge",
                                original=r["source"], group=r["source"],
                                variants={c: str(real_path(out, rid, c)) for c in ("c23", "c40")}))
-    for f in _manifest_list(manifest, "fakes"):
+    for f in manifest_list(manifest, "fakes"):
         m = METHODS[f["method"]]
         kind = m.identity
         if kind == "identity-replaced":
@@ -275,7 +275,7 @@ def forge_protocol(plan: Plan, sources: list[Path], work: Path, *, methods: list
     return out
 
 
-def _manifest_list(manifest: dict, key: str) -> list[dict]:
+def manifest_list(manifest: dict, key: str) -> list[dict]:
     v = manifest.get(key, [])
     return list(v.values()) if isinstance(v, dict) else list(v)
 

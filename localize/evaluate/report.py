@@ -143,7 +143,8 @@ def answers(results: dict) -> dict[str, str]:
                    " The intervals overlap, so the difference is not established on this data.")
     out["a"] = ("How much harder identity-remained is: " + "; ".join(parts) + "." + verdict +
                 " Appearance alone barely sees an identity-remained fake (the face is the person's own), so "
-                "it rests on behaviour and on identity stability (the re-rendered face's descriptor flickers)." if parts else "Not measurable: a kind of fake is missing.")
+                "it rests on behaviour and on identity stability (the re-rendered face's descriptor flickers)."
+                if parts else "Not measurable: a kind of fake is missing.")
 
     MD = results.get("metrics_degradation") or M
     beh = auc("identity:behaviour", "all")

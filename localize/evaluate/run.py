@@ -181,10 +181,13 @@ def _training_sources(cfg: dict) -> set[str]:
     for tc in [tcs] if isinstance(tcs, str) else tcs:  # one config per training stage
         try:
             t = load_train(tc)
-            srcs = collect_sources(t["data"]["sources"], t["data"].get("exclude", ()))
         except Exception:
             continue
-        out |= {str(Path(s.video).resolve()) for s in srcs}
+        try:
+            out |= {str(Path(s.video).resolve())
+                    for s in collect_sources(t["data"]["sources"], t["data"].get("exclude", ()))}
+        except Exception:
+            pass  # sources missing here: their forge manifests below may still name the originals
         # a forge corpus names the real videos it was made from: those were seen too
         for spec in t["data"]["sources"]:
             man = Path(os.path.expanduser(str(spec.get("path", "")))) / "manifest.json"
@@ -192,7 +195,7 @@ def _training_sources(cfg: dict) -> set[str]:
                 m = json.loads(man.read_text()) if man.is_file() else {}
             except (OSError, json.JSONDecodeError):
                 continue
-            for item in P._manifest_list(m, "reals") + P._manifest_list(m, "photos"):
+            for item in P.manifest_list(m, "reals") + P.manifest_list(m, "photos"):
                 if item.get("source"):
                     out.add(str(Path(item["source"]).resolve()))
     return out

@@ -13,7 +13,7 @@ Calibration is global, not per person (one reference clip gives too few steps fo
 per-person spread): the 0.5 point is the 95th percentile of split-half log ratios
 of real reference clips, i.e. one half of a real clip compared with its other half.
 Measured on the reference clips of 18 people of ``../shared/data`` (36 ratios):
-median 0, 95th percentile 0.40 (``benchmarks/identity_stability.py``).
+median 0, 95th percentile 0.38, rounded up to 0.40 (``benchmarks/identity_stability.py``).
 """
 from __future__ import annotations
 
