@@ -32,6 +32,10 @@ class ModelConfig:
     aux_head: bool = True  # frame-level real/fake head (smp aux_params)
     encoder_weights: str | None = None  # a local weights file, never a download
     decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
+    # Encoder stages used (smp ``encoder_depth``; one decoder channel per stage). Fewer
+    # stages = a smaller receptive field: the model must find local blending evidence and
+    # cannot recognise a whole face (identity, face shape), the shortcut it learns otherwise.
+    encoder_depth: int = 5
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
@@ -51,9 +55,16 @@ def build_model(cfg: ModelConfig):
     kwargs: dict[str, Any] = dict(encoder_name=cfg.encoder, encoder_weights=None, classes=1)
     if cfg.arch == "Unet":
         kwargs["decoder_channels"] = list(cfg.decoder_channels)
+    if cfg.encoder_depth != 5:
+        if len(cfg.decoder_channels) != cfg.encoder_depth:
+            raise ValueError(f"model.decoder_channels needs {cfg.encoder_depth} entries for "
+                             f"encoder_depth={cfg.encoder_depth}, got {list(cfg.decoder_channels)}")
+        kwargs["encoder_depth"] = cfg.encoder_depth
     if cfg.aux_head:
         kwargs["aux_params"] = dict(classes=1, dropout=0.2)
     model = arch(**kwargs)
+    if cfg.encoder_depth != 5:
+        _drop_unused_stages(model.encoder, cfg.encoder_depth)
     if cfg.encoder_weights:
         p = Path(cfg.encoder_weights)
         if not p.exists():
@@ -61,6 +72,17 @@ def build_model(cfg: ModelConfig):
         state = torch.load(p, map_location="cpu", weights_only=True)
         model.encoder.load_state_dict(state, strict=False)
     return model
+
+
+def _drop_unused_stages(encoder, depth: int) -> None:
+    """smp keeps every encoder block even when ``encoder_depth`` < 5; unused blocks would
+    bloat the checkpoint and leave DDP with parameters that never get a gradient."""
+    features, indexes = getattr(encoder, "features", None), getattr(encoder, "_out_indexes", None)
+    if features is not None and indexes is not None:  # mobilenet / efficientnet-style encoders
+        encoder.features = features[: indexes[depth - 1] + 1]
+    for stage in range(depth + 1, 6):  # resnet-style encoders: layer<k> is stage k + 1
+        if hasattr(encoder, f"layer{stage - 1}"):
+            delattr(encoder, f"layer{stage - 1}")
 
 
 def save_checkpoint(path: str | Path, model, cfg: ModelConfig, *, half: bool = False, **meta: Any) -> None:

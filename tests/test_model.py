@@ -1,0 +1,48 @@
+"""Model factory options: a shallow encoder (``encoder_depth`` < 5) keeps only the stages
+it uses, trains every parameter, round-trips through a checkpoint and exports to ONNX."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from localize.model import ModelConfig, build_model, load_checkpoint, load_localizer, save_checkpoint
+
+
+@pytest.mark.parametrize("encoder", ["mobilenet_v2", "resnet18"])
+def test_shallow_encoder_has_no_dead_weights(encoder):
+    import torch
+
+    deep = build_model(ModelConfig(encoder=encoder, input_size=64, decoder_channels=(32, 16, 16, 8, 8)))
+    model = build_model(ModelConfig(encoder=encoder, input_size=64, encoder_depth=3, decoder_channels=(32, 16, 8)))
+    n = sum(p.numel() for p in model.parameters())
+    assert n < sum(p.numel() for p in deep.encoder.parameters()) / 4  # the deep stages are gone
+    mask, frame = model(torch.randn(2, 3, 64, 64))
+    assert mask.shape == (2, 1, 64, 64) and frame.shape == (2, 1)
+    (mask.mean() + frame.mean()).backward()
+    # DDP fails on parameters that never receive a gradient
+    assert [k for k, p in model.named_parameters() if p.grad is None] == []
+
+
+def test_decoder_channels_must_match_depth():
+    with pytest.raises(ValueError, match="decoder_channels needs 3 entries"):
+        build_model(ModelConfig(encoder="mobilenet_v2", encoder_depth=3, decoder_channels=(32, 16, 8, 8, 4)))
+
+
+def test_shallow_checkpoint_round_trip_and_onnx_parity(tmp_path):
+    import torch
+
+    from localize.export import export_onnx
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(encoder="mobilenet_v2", input_size=64, encoder_depth=3, decoder_channels=(32, 16, 8))
+    save_checkpoint(tmp_path / "m.pt", build_model(cfg), cfg, model_id="shallow")
+    model, cfg2, _ = load_checkpoint(tmp_path / "m.pt")
+    assert cfg2 == cfg
+    # checkpoints written before the option existed load as depth 5
+    assert ModelConfig.from_dict({"encoder": "mobilenet_v2"}).encoder_depth == 5
+    onnx_path = export_onnx(tmp_path / "m.pt", tmp_path / "m.onnx")
+    crops = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    m_t, f_t = load_localizer(tmp_path / "m.pt").predict(crops)
+    m_o, f_o = load_localizer(onnx_path).predict(crops)
+    np.testing.assert_allclose(m_t, m_o, atol=1e-4)
+    np.testing.assert_allclose(f_t, f_o, atol=1e-4)
