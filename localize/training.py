@@ -655,9 +655,11 @@ def validate(model, val_ds, baseline, device, cfg: dict, use_amp: bool = False):
 
 
 # ---------------------------------------------------------------- packaging
-def package(src: str | Path, dst: str | Path, *, half: bool = True) -> dict[str, Any]:
+def package(src: str | Path, dst: str | Path, *, half: bool = True, warning: str | None = None) -> dict[str, Any]:
     """Write a shippable model: weights (fp16 storage by default, loaded back as fp32)
-    and the metadata analysis needs, without optimizer state."""
+    and the metadata analysis needs, without optimizer state. ``warning`` (what held-out
+    data showed the model cannot be trusted with) is stored as ``quality_warning``, which
+    `localize analyze` prints and writes into every report."""
     import torch
 
     from .model import ModelConfig, build_model, save_checkpoint
@@ -669,6 +671,8 @@ def package(src: str | Path, dst: str | Path, *, half: bool = True) -> dict[str,
     meta = {k: v for k, v in payload.items()
             if k not in ("state_dict", "model_config", "train_state", "versions", "weights_dtype")}
     meta["trained_with_versions"] = payload.get("versions", {})
+    if warning:
+        meta["quality_warning"] = warning
     save_checkpoint(dst, model, cfg, half=half, **meta)
     return {"path": str(dst), "bytes": Path(dst).stat().st_size}
 
@@ -686,13 +690,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--package", nargs=2, metavar=("CHECKPOINT", "DEST"),
                    help="write a shippable fp16 copy of a checkpoint (no optimizer state) and exit")
+    p.add_argument("--warning", help="with --package: a known limitation stored in the model as "
+                   "quality_warning (printed by `localize analyze` and written into its reports)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if args.package:
-        info = package(*args.package)
+        info = package(*args.package, warning=args.warning)
         print(json.dumps(info))
         return 0
     config = args.config

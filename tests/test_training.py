@@ -119,10 +119,12 @@ def test_ci_config_short_run_checkpoints_resume_and_package(forge_corpus, tmp_pa
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3] and res2.epochs == 3
     assert int(rows[2]["step"]) == 9
     # packaging: fp16 storage, no optimizer state, same predictions to fp16 precision
-    info = T.package(res.last, tmp_path / "ship.pt")
+    assert T.main(["--package", str(res.last), str(tmp_path / "ship.pt"), "--warning", "misses GHOST swaps"]) == 0
+    info = {"bytes": (tmp_path / "ship.pt").stat().st_size}
     assert info["bytes"] < 0.7 * res.last.stat().st_size
     shipped = load_localizer(tmp_path / "ship.pt")
     assert "train_state" not in shipped.meta and shipped.meta["weights_dtype"] == "float16"
+    assert shipped.meta["quality_warning"] == "misses GHOST swaps"
     full = load_localizer(res.last)
     x = np.random.default_rng(0).integers(0, 255, (2, 64, 64, 3), dtype=np.uint8)
     assert np.abs(full.predict(x)[0] - shipped.predict(x)[0]).max() < 0.02
