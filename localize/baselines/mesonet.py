@@ -7,9 +7,11 @@ ReLU, batch norm, max-pool 2/2/2/4) on 256x256 RGB face crops, dropout 0.5,
 dense 16 + LeakyReLU(0.1), dropout 0.5, dense 1 + sigmoid. A video's probability is
 the mean of its frame probabilities, as in the paper.
 
-Training uses the *same data* as the localizer (``localize.training.prepare_data``
-with the localizer's config: the same sources, identity splits, cached face crops
-and self-blended fakes), so the comparison is about the detector, not the data.
+Training uses a localizer training config's data (``localize.training.prepare_data``:
+the same sources, identity splits, cached face crops and self-blended fakes), so the
+comparison is about the detector, not the data. The shipped ``mesonet.pt`` was trained on
+``configs/previous.yaml``'s data (the forge corpus); the current localizer's config adds
+the plain real videos of the same people.
 """
 from __future__ import annotations
 
@@ -189,7 +191,8 @@ def score_video(model, path: str | Path, analyzer, frames: int = 16) -> dict[str
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="train the Meso-4 baseline on the localizer's training data")
-    ap.add_argument("--config", default="configs/default.yaml", help="the localizer's training config")
+    ap.add_argument("--config", default="configs/previous.yaml",
+                    help="a localizer training config whose data to use (the shipped mesonet.pt: configs/previous.yaml)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "weights" / "mesonet.pt"))
     ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--threads", type=int, default=1)

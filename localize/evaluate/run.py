@@ -172,7 +172,7 @@ def builtin_sources(plan: P.Plan, work: Path, c: dict) -> None:
 # ---------------------------------------------------------------- scoring
 
 def _training_sources(cfg: dict) -> set[str]:
-    """Videos the shipped localizer (and MesoNet, same data) were trained on."""
+    """Videos the shipped localizer and MesoNet were trained on (every config named)."""
     from ..data import collect_sources
     from ..training import load_config as load_train
 
