@@ -168,3 +168,41 @@ def test_ddp_two_cpu_ranks_end_with_identical_weights(forge_corpus, tmp_path):
     # the weights moved from their initialisation (the ranks really trained)
     rows = list(csv.DictReader(open(out / "log.csv")))
     assert len(rows) == 1 and int(rows[0]["step"]) == 3
+
+
+def test_calibrate_refits_the_operating_point_on_analysis_scores(forge_corpus, tmp_path):
+    """`localize calibrate`: validation videos scored exactly as `localize analyze` scores
+    them; the new calibration replaces the training loop's, which is kept beside it."""
+    import torch
+    import yaml
+
+    from localize import calibrate as C
+    from localize.cli import main as cli_main
+    from localize.decision import fit_calibration
+    from localize.model import ModelConfig, build_model, load_localizer, save_checkpoint
+
+    cfg = ci_config(forge_corpus, tmp_path / "run", tmp_path / "cache")
+    cfg_path = tmp_path / "cfg.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    vals = C.validation_sources(cfg)
+    assert {s.label for s in vals} == {0, 1}
+    torch.manual_seed(0)
+    mcfg = ModelConfig(encoder="mobilenet_v2", input_size=64, encoder_depth=3, decoder_channels=(16, 8, 8))
+    loop_cal = fit_calibration([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]).to_dict()
+    save_checkpoint(tmp_path / "m.pt", build_model(mcfg), mcfg, model_id="cal-test", calibration=loop_cal)
+    cal = C.calibrate(tmp_path / "m.pt", cfg_path, tmp_path / "cal.pt", frames=4, backend="torch")
+    assert "localize analyze" in cal["fitted_on"] and len(cal["videos"]) == len(vals)
+    reals = [v["score"] for v in cal["videos"] if v["label"] == 0]
+    assert reals and max(reals) <= cal["threshold"] and cal["val_fpr"] == 0.0
+    loc = load_localizer(tmp_path / "cal.pt")
+    assert loc.calibration["threshold"] == cal["threshold"]
+    assert loc.meta["calibration_training_loop"]["threshold"] == loop_cal["threshold"]
+    # the analysis pipeline now reproduces the calibration's validation scores
+    from localize.analyze import AnalyzeOptions, analyze_path
+
+    r = analyze_path(vals[0].video, tmp_path / "a", localizer=loc, options=AnalyzeOptions(count=4, overlay=False,
+                                                                                          key_frames=0))
+    assert r.score == pytest.approx(cal["videos"][0]["score"])
+    # bad input: one clear error, nothing written
+    assert cli_main(["calibrate", str(tmp_path / "nope.pt"), "-c", str(cfg_path), "--out", str(tmp_path / "x.pt")]) == 2
+    assert not (tmp_path / "x.pt").exists()
