@@ -24,11 +24,9 @@ log = logging.getLogger(__name__)
 def validation_sources(cfg: dict) -> list:
     """The validation videos of a training config: the same sources, exclusions and
     identity split as `prepare_data`, without cropping anything."""
-    from . import data as D
+    from .training import split_sources
 
-    dc = cfg["data"]
-    sources = D.collect_sources(dc["sources"], dc.get("exclude", ()))
-    splits = D.assign_splits(sources, float(dc["val_fraction"]), int(cfg["seed"]))
+    sources, splits = split_sources(cfg)
     return [s for s in sources if splits.get(s.identity) == "val"]
 
 
@@ -66,7 +64,12 @@ def calibrate(model: str | Path, config: str | Path, out: str | Path | None = No
     vals = validation_sources(cfg)
     if not vals:
         raise InputError(Path(config), "the config has no validation videos to calibrate on")
-    payload = torch.load(model, map_location="cpu", weights_only=False) if model.exists() else None
+    if not model.exists():
+        raise InputError(model, "model file not found")
+    try:
+        payload = torch.load(model, map_location="cpu", weights_only=False)
+    except Exception as e:  # corrupt or foreign file
+        raise InputError(model, f"not a localizer checkpoint ({type(e).__name__})") from None
     if not isinstance(payload, dict) or "state_dict" not in payload:
         raise InputError(model, "not a localizer checkpoint (.pt) to calibrate")
     try:

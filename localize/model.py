@@ -76,9 +76,11 @@ def build_model(cfg: ModelConfig):
 
 def _drop_unused_stages(encoder, depth: int) -> None:
     """smp keeps every encoder block even when ``encoder_depth`` < 5; unused blocks would
-    bloat the checkpoint and leave DDP with parameters that never get a gradient."""
+    bloat the checkpoint and never get a gradient. Dropped for the encoders whose layout is
+    known (tested: mobilenet_v2, resnet); others keep them (training tells DDP to expect
+    unused parameters)."""
     features, indexes = getattr(encoder, "features", None), getattr(encoder, "_out_indexes", None)
-    if features is not None and indexes is not None:  # mobilenet / efficientnet-style encoders
+    if features is not None and indexes is not None:  # torchvision-style `features` (mobilenet_v2, vgg)
         encoder.features = features[: indexes[depth - 1] + 1]
     for stage in range(depth + 1, 6):  # resnet-style encoders: layer<k> is stage k + 1
         if hasattr(encoder, f"layer{stage - 1}"):

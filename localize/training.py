@@ -315,20 +315,28 @@ class TrainResult:
     model: Any = None
 
 
-def prepare_data(cfg: dict, d: Dist | None = None, progress: bool = True):
-    """Sources -> splits -> cached crops -> (train sets, val sets, manifest hash, summary)."""
+def split_sources(cfg: dict) -> tuple[list, dict[str, str]]:
+    """A config's videos (after exclusions) and identity -> train/val/test split."""
     from . import data as D
 
-    d = d or Dist()
     dc = cfg["data"]
     if not dc["sources"]:
         raise InputError(None, "no training data: set data.sources in the config (or --data PATH)")
     sources = D.collect_sources(dc["sources"], dc.get("exclude", ()))
     if not sources:
         raise InputError(None, "no usable training videos after exclusions")
+    return sources, D.assign_splits(sources, float(dc["val_fraction"]), int(cfg["seed"]))
+
+
+def prepare_data(cfg: dict, d: Dist | None = None, progress: bool = True):
+    """Sources -> splits -> cached crops -> (train sets, val sets, manifest hash, summary)."""
+    from . import data as D
+
+    d = d or Dist()
+    dc = cfg["data"]
+    sources, splits = split_sources(cfg)
     crop = D.CropParams(input_size=int(cfg["model"]["input_size"]), scale=float(dc["crop_scale"]),
                         frames_per_video=int(dc["frames_per_video"]))
-    splits = D.assign_splits(sources, float(dc["val_fraction"]), int(cfg["seed"]))
     # test-split identities are held out: never cropped, never seen
     sources = [s for s in sources if splits.get(s.identity) != "test"]
     mhash = D.manifest_hash(sources, crop)
@@ -431,7 +439,8 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     if d.world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        unused = bool(mcfg.aux_head) and float(lc["frame_weight"]) == 0
+        # an unweighted frame head, or encoder stages build_model could not drop (encoder_depth < 5)
+        unused = bool(mcfg.aux_head) and float(lc["frame_weight"]) == 0 or mcfg.encoder_depth != 5
         ddp_model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None,
                         find_unused_parameters=unused)
 

@@ -205,4 +205,6 @@ def test_calibrate_refits_the_operating_point_on_analysis_scores(forge_corpus, t
     assert r.score == pytest.approx(cal["videos"][0]["score"])
     # bad input: one clear error, nothing written
     assert cli_main(["calibrate", str(tmp_path / "nope.pt"), "-c", str(cfg_path), "--out", str(tmp_path / "x.pt")]) == 2
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    assert cli_main(["calibrate", str(tmp_path / "junk.pt"), "-c", str(cfg_path), "--out", str(tmp_path / "x.pt")]) == 2
     assert not (tmp_path / "x.pt").exists()
