@@ -36,6 +36,10 @@ class ModelConfig:
     # stages = a smaller receptive field: the model must find local blending evidence and
     # cannot recognise a whole face (identity, face shape), the shortcut it learns otherwise.
     encoder_depth: int = 5
+    # Independently trained copies (seeds) whose logits are averaged: a seed ensemble, built
+    # by packaging (`train.py --package A.pt B.pt DEST`), never trained jointly. Small runs
+    # here differ a lot between seeds; averaging cuts that variance at k times the model cost.
+    members: int = 1
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
@@ -47,7 +51,18 @@ class ModelConfig:
 
 
 def build_model(cfg: ModelConfig):
-    """An smp model with random weights, or encoder weights from a local file."""
+    """An smp model with random weights, or encoder weights from a local file; a
+    :class:`~localize.ensemble.LogitMean` of ``cfg.members`` such models when ``members`` > 1."""
+    if cfg.members < 1:
+        raise ValueError(f"model.members must be >= 1, got {cfg.members}")
+    if cfg.members > 1:
+        from .ensemble import LogitMean
+
+        return LogitMean([_build_one(cfg) for _ in range(cfg.members)])
+    return _build_one(cfg)
+
+
+def _build_one(cfg: ModelConfig):
     import segmentation_models_pytorch as smp
     import torch
 

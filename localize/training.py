@@ -369,6 +369,9 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     from .model import ModelConfig, build_model, save_checkpoint
 
     tc, dc, lc = cfg["train"], cfg["data"], cfg["loss"]
+    if int(cfg["model"].get("members", 1)) != 1:
+        raise InputError(None, "model.members > 1 is a seed ensemble of separately trained runs: train each "
+                         "run with members 1, then `train.py --package RUN1.pt RUN2.pt ... DEST`")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     d = _dist_init(device.type)
     if device.type == "cuda":
@@ -664,16 +667,33 @@ def validate(model, val_ds, baseline, device, cfg: dict, use_amp: bool = False):
 
 
 # ---------------------------------------------------------------- packaging
-def package(src: str | Path, dst: str | Path, *, half: bool = True, warning: str | None = None) -> dict[str, Any]:
+def package(src: str | Path | Sequence[str | Path], dst: str | Path, *, half: bool = True,
+            warning: str | None = None) -> dict[str, Any]:
     """Write a shippable model: weights (fp16 storage by default, loaded back as fp32)
     and the metadata analysis needs, without optimizer state. ``warning`` (what held-out
     data showed the model cannot be trusted with) is stored as ``quality_warning``, which
-    `localize analyze` prints and writes into every report."""
+    `localize analyze` prints and writes into every report.
+
+    Several sources make a seed ensemble (:mod:`localize.ensemble`): runs of one config
+    (same model, same data manifest, so the same validation videos), whose validation
+    metrics and calibration are recomputed for the averaged model, as training does for one."""
     import torch
 
     from .model import ModelConfig, build_model, save_checkpoint
 
-    payload = torch.load(src, map_location="cpu", weights_only=False)
+    srcs = [src] if isinstance(src, (str, Path)) else list(src)
+    payloads = []
+    for p in srcs:
+        if not Path(p).is_file():
+            raise InputError(Path(p), "checkpoint not found")
+        try:
+            payloads.append(torch.load(p, map_location="cpu", weights_only=False))
+            ModelConfig.from_dict(payloads[-1]["model_config"])
+        except Exception as e:  # corrupt or foreign file
+            raise InputError(Path(p), f"not a localizer checkpoint ({type(e).__name__})") from None
+    if len(payloads) > 1:
+        return _package_ensemble(srcs, payloads, dst, half=half, warning=warning)
+    payload = payloads[0]
     cfg = ModelConfig.from_dict(payload["model_config"])
     model = build_model(cfg)
     model.load_state_dict(payload["state_dict"])
@@ -684,6 +704,61 @@ def package(src: str | Path, dst: str | Path, *, half: bool = True, warning: str
         meta["quality_warning"] = warning
     save_checkpoint(dst, model, cfg, half=half, **meta)
     return {"path": str(dst), "bytes": Path(dst).stat().st_size}
+
+
+def _package_ensemble(srcs: list, payloads: list[dict], dst: str | Path, *, half: bool,
+                      warning: str | None) -> dict[str, Any]:
+    import torch
+
+    from . import data as D
+    from .model import ModelConfig, build_model, file_sha256, save_checkpoint
+
+    first = payloads[0]
+    one = ModelConfig.from_dict(first["model_config"])
+    for p, pl in zip(srcs[1:], payloads[1:]):
+        if ModelConfig.from_dict(pl["model_config"]) != one:
+            raise InputError(Path(p), f"a different model config than {srcs[0]}: ensemble members must be "
+                             "runs of one config")
+        if pl.get("data_manifest_hash") != first.get("data_manifest_hash"):
+            raise InputError(Path(p), f"trained on other data than {srcs[0]} (data manifest differs): the "
+                             "members would have different validation videos")
+    if one.members != 1:
+        raise InputError(Path(srcs[0]), "already an ensemble: package its member runs instead")
+    cfg = dataclasses.replace(one, members=len(payloads))
+    model = build_model(cfg)
+    for member, pl in zip(model.members, payloads):
+        member.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in pl["state_dict"].items()})
+    model.eval()
+    # Validation as in training: the first run's config names the (shared) validation videos.
+    tcfg = first["config"]
+    _, val_sets, mhash, summary = prepare_data(tcfg, progress=False)
+    if mhash != first.get("data_manifest_hash"):
+        raise InputError(Path(srcs[0]), "its validation data changed since training (data manifest differs)")
+    dc = tcfg["data"]
+    val_ds = D.CropDataset(val_sets, D.SampleSpec(selfblend=float(dc["selfblend"]),
+                                                  blend_threshold=float(dc["blend_threshold"])),
+                           train=False, seed=int(tcfg["seed"]))
+    base = first.get("baseline_mask")
+    baseline = None if base is None else np.asarray(base, np.float32)
+    metrics, cal = validate(model, val_ds, baseline, torch.device("cpu"), tcfg)
+    model.eval()
+    members = [{"checkpoint": str(p), "sha256": file_sha256(p), "model_id": pl.get("model_id"),
+                "seed": pl.get("config", {}).get("seed"), "epoch": pl.get("epoch"), "metrics": pl.get("metrics")}
+               for p, pl in zip(srcs, payloads)]
+    seeds = "".join(f"s{m['seed']}" for m in members)
+    meta = dict(model_id=f"unet-{one.encoder}-{one.input_size}-{mhash[:8]}-ens{len(members)}-{seeds}",
+                config=tcfg, data_manifest_hash=mhash, data=summary, metrics=metrics, calibration=cal,
+                ensemble_of=members, training_seconds=sum(float(pl.get("training_seconds", 0)) for pl in payloads),
+                trained_with_versions=first.get("versions", {}))
+    for k in ("baseline_mask_area", "baseline_mask"):
+        if k in first:
+            meta[k] = first[k]
+    if warning:
+        meta["quality_warning"] = warning
+    save_checkpoint(dst, model, cfg, half=half, **meta)
+    return {"path": str(dst), "bytes": Path(dst).stat().st_size, "members": len(members),
+            "metrics": {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)},
+            "threshold": cal.get("threshold")}
 
 
 # ---------------------------------------------------------------- CLI
@@ -697,8 +772,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="add real videos (file or folder) for self-blending and real negatives")
     p.add_argument("--out", help="output folder (train.out)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    p.add_argument("--package", nargs=2, metavar=("CHECKPOINT", "DEST"),
-                   help="write a shippable fp16 copy of a checkpoint (no optimizer state) and exit")
+    p.add_argument("--package", nargs="+", metavar="CHECKPOINT... DEST",
+                   help="write a shippable fp16 copy of a checkpoint (no optimizer state) and exit; several "
+                   "checkpoints (runs of one config with different seeds) make a seed ensemble, validated "
+                   "and calibrated again on the runs' validation videos")
     p.add_argument("--warning", help="with --package: a known limitation stored in the model as "
                    "quality_warning (printed by `localize analyze` and written into its reports)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -707,7 +784,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if args.package:
-        info = package(*args.package, warning=args.warning)
+        if len(args.package) < 2:
+            raise InputError(None, "--package needs CHECKPOINT... DEST")
+        info = package(args.package[:-1], args.package[-1], warning=args.warning)
         print(json.dumps(info))
         return 0
     config = args.config

@@ -46,3 +46,19 @@ def test_shallow_checkpoint_round_trip_and_onnx_parity(tmp_path):
     m_o, f_o = load_localizer(onnx_path).predict(crops)
     np.testing.assert_allclose(m_t, m_o, atol=1e-4)
     np.testing.assert_allclose(f_t, f_o, atol=1e-4)
+
+
+def test_seed_ensemble_averages_member_logits():
+    import torch
+
+    one = ModelConfig(encoder="mobilenet_v2", input_size=64, encoder_depth=3, decoder_channels=(32, 16, 8))
+    ens = build_model(ModelConfig(**{**one.__dict__, "members": 3})).eval()
+    assert sum(p.numel() for p in ens.parameters()) == 3 * sum(p.numel() for p in build_model(one).parameters())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        outs = [m(x) for m in ens.members]
+        mask, frame = ens(x)
+    torch.testing.assert_close(mask, sum(o[0] for o in outs) / 3)
+    torch.testing.assert_close(frame, sum(o[1] for o in outs) / 3)
+    with pytest.raises(ValueError, match="members must be >= 1"):
+        build_model(ModelConfig(**{**one.__dict__, "members": 0}))

@@ -90,7 +90,7 @@ def test_metrics_against_constant_mask_baseline():
 
 
 def test_ci_config_short_run_checkpoints_resume_and_package(forge_corpus, tmp_path):
-    from localize.model import load_localizer
+    from localize.model import load_localizer, normalize
 
     cfg = ci_config(forge_corpus, tmp_path / "run", tmp_path / "cache")
     res = T.train(cfg)
@@ -128,10 +128,40 @@ def test_ci_config_short_run_checkpoints_resume_and_package(forge_corpus, tmp_pa
     full = load_localizer(res.last)
     x = np.random.default_rng(0).integers(0, 255, (2, 64, 64, 3), dtype=np.uint8)
     assert np.abs(full.predict(x)[0] - shipped.predict(x)[0]).max() < 0.02
+    # a seed ensemble of two checkpoints of one config: logits averaged, validated and calibrated again
+    ens_path = tmp_path / "ens.pt"
+    assert T.main(["--package", str(res.best), str(res2.last), str(ens_path)]) == 0
+    ens = load_localizer(ens_path)
+    assert len(ens._impl.members) == 2
+    assert [m["checkpoint"] for m in ens.meta["ensemble_of"]] == [str(res.best), str(res2.last)]
+    assert "-ens2-" in ens.model_id and ens.calibration["threshold"] >= 0.01
+    assert 0 <= ens.meta["metrics"]["frame_auc"] <= 1
+    import torch
+
+    from localize.model import load_checkpoint
+
+    members = [load_checkpoint(p)[0] for p in (res.best, res2.last)]
+    xt = torch.from_numpy(normalize(x))
+    with torch.inference_mode():
+        want = torch.sigmoid(torch.stack([m(xt)[0] for m in members]).mean(0))[:, 0].numpy()
+    assert np.abs(ens.predict(x)[0] - want).max() < 0.02  # fp16 storage
+    from localize.export import export_onnx
+
+    onnx_ens = load_localizer(export_onnx(ens_path, tmp_path / "ens.onnx"))
+    np.testing.assert_allclose(onnx_ens.predict(x)[0], ens.predict(x)[0], atol=1e-4)
+    # members must be runs of one config on one data manifest; nothing is written otherwise
+    other = torch.load(res.best, map_location="cpu", weights_only=False)
+    other["data_manifest_hash"] = "0" * 64
+    torch.save(other, tmp_path / "other.pt")
+    assert T.main(["--package", str(res.best), str(tmp_path / "other.pt"), str(tmp_path / "bad.pt")]) == 2
+    assert T.main(["--package", str(tmp_path / "bad.pt")]) == 2
+    assert not (tmp_path / "bad.pt").exists()
 
 
 def test_cli_errors(tmp_path):
     assert T.main(["--config", str(tmp_path / "nope.yaml")]) == 2
+    # an ensemble is packaged from separate runs, never trained as one model
+    assert T.main(["--set", "model.members=2", "--data", str(tmp_path), "--set", "train.out=" + str(tmp_path / "o")]) == 2
     assert T.main(["--set", "train.out=" + str(tmp_path / "o")]) == 2  # no data sources
     assert not (tmp_path / "o" / "best.pt").exists()
 
