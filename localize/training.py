@@ -706,6 +706,15 @@ def package(src: str | Path | Sequence[str | Path], dst: str | Path, *, half: bo
     return {"path": str(dst), "bytes": Path(dst).stat().st_size}
 
 
+def _split_summary(summary: dict | None) -> dict | None:
+    """What must match between ensemble members: the videos, identities and crops of each
+    split. Not the manifest hash, which also covers file mtimes (a re-copied dataset with the
+    same bytes changes it: right for invalidating a crop cache, wrong here)."""
+    if not summary:
+        return None
+    return {k: summary.get(k) for k in ("train", "val", "sources")}
+
+
 def _package_ensemble(srcs: list, payloads: list[dict], dst: str | Path, *, half: bool,
                       warning: str | None) -> dict[str, Any]:
     import torch
@@ -719,9 +728,9 @@ def _package_ensemble(srcs: list, payloads: list[dict], dst: str | Path, *, half
         if ModelConfig.from_dict(pl["model_config"]) != one:
             raise InputError(Path(p), f"a different model config than {srcs[0]}: ensemble members must be "
                              "runs of one config")
-        if pl.get("data_manifest_hash") != first.get("data_manifest_hash"):
-            raise InputError(Path(p), f"trained on other data than {srcs[0]} (data manifest differs): the "
-                             "members would have different validation videos")
+        if _split_summary(pl.get("data")) != _split_summary(first.get("data")):
+            raise InputError(Path(p), f"trained on other data than {srcs[0]} (other videos, identities or "
+                             "crops): the members would have different validation videos")
     if one.members != 1:
         raise InputError(Path(srcs[0]), "already an ensemble: package its member runs instead")
     cfg = dataclasses.replace(one, members=len(payloads))
@@ -732,8 +741,8 @@ def _package_ensemble(srcs: list, payloads: list[dict], dst: str | Path, *, half
     # Validation as in training: the first run's config names the (shared) validation videos.
     tcfg = first["config"]
     _, val_sets, mhash, summary = prepare_data(tcfg, progress=False)
-    if mhash != first.get("data_manifest_hash"):
-        raise InputError(Path(srcs[0]), "its validation data changed since training (data manifest differs)")
+    if _split_summary(summary) != _split_summary(first.get("data")):
+        raise InputError(Path(srcs[0]), "its training/validation videos changed since training")
     dc = tcfg["data"]
     val_ds = D.CropDataset(val_sets, D.SampleSpec(selfblend=float(dc["selfblend"]),
                                                   blend_threshold=float(dc["blend_threshold"])),

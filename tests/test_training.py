@@ -151,7 +151,7 @@ def test_ci_config_short_run_checkpoints_resume_and_package(forge_corpus, tmp_pa
     np.testing.assert_allclose(onnx_ens.predict(x)[0], ens.predict(x)[0], atol=1e-4)
     # members must be runs of one config on one data manifest; nothing is written otherwise
     other = torch.load(res.best, map_location="cpu", weights_only=False)
-    other["data_manifest_hash"] = "0" * 64
+    other["data"] = {**other["data"], "val": {**other["data"]["val"], "videos": 999}}
     torch.save(other, tmp_path / "other.pt")
     assert T.main(["--package", str(res.best), str(tmp_path / "other.pt"), str(tmp_path / "bad.pt")]) == 2
     assert T.main(["--package", str(tmp_path / "bad.pt")]) == 2
