@@ -55,6 +55,10 @@ DEFAULTS: dict[str, Any] = {
         "kind": "bce_dice",       # or soft_l2 (MSE of the probability map)
         "dice_weight": 1.0,
         "frame_weight": 0.5,      # classification head BCE weight (when model.aux_head)
+        # Weight of forged pixels in the mask BCE. Balanced paired batches make ~0.5 the best
+        # answer on a patch the model cannot judge (smooth skin), so a real face's forged area
+        # is a coin flip at the 0.5 pixel threshold; < 1 moves that answer below 0.5 (real).
+        "pos_weight": 1.0,
     },
     "train": {
         "out": "runs/localizer",
@@ -144,14 +148,17 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
 
 
 # ---------------------------------------------------------------- losses and metrics
-def seg_loss(logits, target, kind: str = "bce_dice", dice_weight: float = 1.0):
+def seg_loss(logits, target, kind: str = "bce_dice", dice_weight: float = 1.0, pos_weight: float = 1.0):
     """BCE + soft Dice over the whole batch (empty real masks are fine: the batch-level
-    Dice only counts forged pixels), or the soft L2 alternative."""
+    Dice only counts forged pixels), or the soft L2 alternative. ``pos_weight`` weighs
+    forged pixels in the BCE (see the ``loss.pos_weight`` default)."""
+    import torch
     import torch.nn.functional as F
 
     logits = logits.float()
     if kind == "bce_dice":
-        bce = F.binary_cross_entropy_with_logits(logits, target)
+        pw = None if pos_weight == 1.0 else torch.tensor(float(pos_weight), device=logits.device)
+        bce = F.binary_cross_entropy_with_logits(logits, target, pos_weight=pw)
         p = logits.sigmoid()
         inter = (p * target).sum()
         dice = 1 - (2 * inter + 1) / (p.sum() + target.sum() + 1)
@@ -543,7 +550,7 @@ def train_step(ddp_model, model, batch, opt, sched, scaler, cfg: dict, device, u
     with torch.autocast(device.type, enabled=use_amp):
         outp = ddp_model(x)
     mask_logits, head = outp if isinstance(outp, tuple) else (outp, None)
-    loss = seg_loss(mask_logits, y, lc["kind"], float(lc["dice_weight"]))
+    loss = seg_loss(mask_logits, y, lc["kind"], float(lc["dice_weight"]), float(lc.get("pos_weight", 1.0)))
     if head is not None and float(lc["frame_weight"]) > 0:
         loss = loss + float(lc["frame_weight"]) * torch.nn.functional.binary_cross_entropy_with_logits(
             head.float()[:, 0], lab)
@@ -648,7 +655,8 @@ def validate(model, val_ds, baseline, device, cfg: dict, use_amp: bool = False):
             with torch.autocast(device.type, enabled=use_amp):
                 outp = model(x.to(device))
             logits, head = outp if isinstance(outp, tuple) else (outp, None)
-            loss = float(seg_loss(logits, y.to(device), lc["kind"], float(lc["dice_weight"])))
+            loss = float(seg_loss(logits, y.to(device), lc["kind"], float(lc["dice_weight"]),
+                                  float(lc.get("pos_weight", 1.0))))
             probs = logits.float().sigmoid()[:, 0].cpu().numpy()
             hp = head.float().sigmoid()[:, 0].cpu().numpy() if head is not None else None
             vids = [val_ds.video_of(i) for i in range(i0, i0 + len(x))]

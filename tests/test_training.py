@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -64,6 +65,13 @@ def test_losses_and_schedule():
     assert T.seg_loss(torch.full((2, 1, 8, 8), -8.0), torch.zeros(2, 1, 8, 8)) < 0.06
     with pytest.raises(InputError):
         T.seg_loss(good, t, "focal")
+    # pos_weight: on pixels forged half of the time the BCE optimum moves from p = 1/2 to
+    # w / (w + 1), i.e. below the 0.5 pixel threshold for w < 1 (an unjudgeable patch reads real)
+    half = torch.cat([torch.ones(1, 1, 4, 4), torch.zeros(1, 1, 4, 4)])
+    for w, p_opt in ((1.0, 0.5), (0.5, 1 / 3)):
+        z = torch.full((2, 1, 4, 4), math.log(p_opt / (1 - p_opt)), requires_grad=True)
+        T.seg_loss(z, half, dice_weight=0.0, pos_weight=w).backward()
+        assert z.grad.sum().abs() < 1e-6
     lr = [T.lr_lambda(s, 10, 100, 0.02) for s in range(100)]
     assert lr[0] == pytest.approx(0.1) and lr[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(lr[10:], lr[11:])) and lr[-1] == pytest.approx(0.02, abs=0.01)
