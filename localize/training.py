@@ -401,9 +401,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     if int(tc["steps_per_epoch"]):
         spec.length = int(tc["steps_per_epoch"]) * bs * d.world
     train_ds = D.CropDataset(train_sets, spec, train=True, seed=seed, augment=float(dc["augment"]))
-    val_ds = D.CropDataset(val_sets, D.SampleSpec(selfblend=float(dc["selfblend"]),
-                                                  blend_threshold=float(dc["blend_threshold"])),
-                           train=False, seed=seed)
+    val_ds = _val_dataset(val_sets, cfg)
     baseline = D.mean_fake_mask(train_sets, spec, seed)
     sampler = D.EpochSampler(train_ds, num_replicas=d.world, rank=d.rank, seed=seed)
     steps_per_epoch = len(train_ds) // (bs * d.world)
@@ -636,6 +634,15 @@ def _append_csv(path: Path, row: dict) -> None:
         w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
 
 
+def _val_dataset(val_sets, cfg: dict):
+    """Every validation crop in order, with the config's self-blends of real crops."""
+    from . import data as D
+
+    dc = cfg["data"]
+    spec = D.SampleSpec(selfblend=float(dc["selfblend"]), blend_threshold=float(dc["blend_threshold"]))
+    return D.CropDataset(val_sets, spec, train=False, seed=int(cfg["seed"]))
+
+
 def validate(model, val_ds, baseline, device, cfg: dict, use_amp: bool = False):
     """Metrics on every validation crop, and the calibration fitted on per-video scores
     (decision.frame_score -> aggregate_track -> aggregate_video, as analysis does)."""
@@ -683,30 +690,16 @@ def package(src: str | Path | Sequence[str | Path], dst: str | Path, *, half: bo
     `localize analyze` prints and writes into every report.
 
     Several sources make a seed ensemble (:mod:`localize.ensemble`): runs of one config
-    (same model, same data manifest, so the same validation videos), whose validation
-    metrics and calibration are recomputed for the averaged model, as training does for one."""
-    import torch
-
-    from .model import ModelConfig, build_model, save_checkpoint
+    (same model, same training/validation videos), whose validation metrics and calibration
+    are recomputed for the averaged model, as training does for one."""
+    from .model import load_checkpoint, save_checkpoint
 
     srcs = [src] if isinstance(src, (str, Path)) else list(src)
-    payloads = []
-    for p in srcs:
-        if not Path(p).is_file():
-            raise InputError(Path(p), "checkpoint not found")
-        try:
-            payloads.append(torch.load(p, map_location="cpu", weights_only=False))
-            ModelConfig.from_dict(payloads[-1]["model_config"])
-        except Exception as e:  # corrupt or foreign file
-            raise InputError(Path(p), f"not a localizer checkpoint ({type(e).__name__})") from None
-    if len(payloads) > 1:
-        return _package_ensemble(srcs, payloads, dst, half=half, warning=warning)
-    payload = payloads[0]
-    cfg = ModelConfig.from_dict(payload["model_config"])
-    model = build_model(cfg)
-    model.load_state_dict(payload["state_dict"])
-    meta = {k: v for k, v in payload.items()
-            if k not in ("state_dict", "model_config", "train_state", "versions", "weights_dtype")}
+    loaded = [load_checkpoint(p) for p in srcs]  # one clear error for a missing or corrupt file
+    if len(loaded) > 1:
+        return _package_ensemble(srcs, loaded, dst, half=half, warning=warning)
+    model, cfg, payload = loaded[0]
+    meta = {k: v for k, v in payload.items() if k not in ("train_state", "versions", "weights_dtype")}
     meta["trained_with_versions"] = payload.get("versions", {})
     if warning:
         meta["quality_warning"] = warning
@@ -723,49 +716,40 @@ def _split_summary(summary: dict | None) -> dict | None:
     return {k: summary.get(k) for k in ("train", "val", "sources")}
 
 
-def _package_ensemble(srcs: list, payloads: list[dict], dst: str | Path, *, half: bool,
+def _package_ensemble(srcs: list, loaded: list[tuple], dst: str | Path, *, half: bool,
                       warning: str | None) -> dict[str, Any]:
     import torch
 
-    from . import data as D
-    from .model import ModelConfig, build_model, file_sha256, save_checkpoint
+    from .ensemble import LogitMean
+    from .model import file_sha256, save_checkpoint
 
-    first = payloads[0]
-    one = ModelConfig.from_dict(first["model_config"])
-    for p, pl in zip(srcs[1:], payloads[1:]):
-        if ModelConfig.from_dict(pl["model_config"]) != one:
+    _, one, first = loaded[0]
+    for p, (_, mcfg, meta) in zip(srcs[1:], loaded[1:]):
+        if mcfg != one:
             raise InputError(Path(p), f"a different model config than {srcs[0]}: ensemble members must be "
                              "runs of one config")
-        if _split_summary(pl.get("data")) != _split_summary(first.get("data")):
+        if _split_summary(meta.get("data")) != _split_summary(first.get("data")):
             raise InputError(Path(p), f"trained on other data than {srcs[0]} (other videos, identities or "
                              "crops): the members would have different validation videos")
     if one.members != 1:
         raise InputError(Path(srcs[0]), "already an ensemble: package its member runs instead")
-    cfg = dataclasses.replace(one, members=len(payloads))
-    model = build_model(cfg)
-    for member, pl in zip(model.members, payloads):
-        member.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in pl["state_dict"].items()})
-    model.eval()
+    cfg = dataclasses.replace(one, members=len(loaded))
+    model = LogitMean([m for m, _, _ in loaded])
     # Validation as in training: the first run's config names the (shared) validation videos.
     tcfg = first["config"]
     _, val_sets, mhash, summary = prepare_data(tcfg, progress=False)
     if _split_summary(summary) != _split_summary(first.get("data")):
         raise InputError(Path(srcs[0]), "its training/validation videos changed since training")
-    dc = tcfg["data"]
-    val_ds = D.CropDataset(val_sets, D.SampleSpec(selfblend=float(dc["selfblend"]),
-                                                  blend_threshold=float(dc["blend_threshold"])),
-                           train=False, seed=int(tcfg["seed"]))
     base = first.get("baseline_mask")
     baseline = None if base is None else np.asarray(base, np.float32)
-    metrics, cal = validate(model, val_ds, baseline, torch.device("cpu"), tcfg)
-    model.eval()
-    members = [{"checkpoint": str(p), "sha256": file_sha256(p), "model_id": pl.get("model_id"),
-                "seed": pl.get("config", {}).get("seed"), "epoch": pl.get("epoch"), "metrics": pl.get("metrics")}
-               for p, pl in zip(srcs, payloads)]
+    metrics, cal = validate(model, _val_dataset(val_sets, tcfg), baseline, torch.device("cpu"), tcfg)
+    members = [{"checkpoint": str(p), "sha256": file_sha256(p), "model_id": meta.get("model_id"),
+                "seed": meta.get("config", {}).get("seed"), "epoch": meta.get("epoch"), "metrics": meta.get("metrics")}
+               for p, (_, _, meta) in zip(srcs, loaded)]
     seeds = "".join(f"s{m['seed']}" for m in members)
     meta = dict(model_id=f"unet-{one.encoder}-{one.input_size}-{mhash[:8]}-ens{len(members)}-{seeds}",
                 config=tcfg, data_manifest_hash=mhash, data=summary, metrics=metrics, calibration=cal,
-                ensemble_of=members, training_seconds=sum(float(pl.get("training_seconds", 0)) for pl in payloads),
+                ensemble_of=members, training_seconds=sum(float(m.get("training_seconds", 0)) for _, _, m in loaded),
                 trained_with_versions=first.get("versions", {}))
     for k in ("baseline_mask_area", "baseline_mask"):
         if k in first:

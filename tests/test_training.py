@@ -157,19 +157,21 @@ def test_ci_config_short_run_checkpoints_resume_and_package(forge_corpus, tmp_pa
 
     onnx_ens = load_localizer(export_onnx(ens_path, tmp_path / "ens.onnx"))
     np.testing.assert_allclose(onnx_ens.predict(x)[0], ens.predict(x)[0], atol=1e-4)
-    # members must be runs of one config on one data manifest; nothing is written otherwise
+    # members must be runs of one config on the same videos; nothing is written otherwise
     other = torch.load(res.best, map_location="cpu", weights_only=False)
     other["data"] = {**other["data"], "val": {**other["data"]["val"], "videos": 999}}
     torch.save(other, tmp_path / "other.pt")
     assert T.main(["--package", str(res.best), str(tmp_path / "other.pt"), str(tmp_path / "bad.pt")]) == 2
     assert T.main(["--package", str(tmp_path / "bad.pt")]) == 2
+    assert T.main(["--package", str(res.best), str(tmp_path / "nope.pt"), str(tmp_path / "bad.pt")]) == 2
     assert not (tmp_path / "bad.pt").exists()
 
 
-def test_cli_errors(tmp_path):
+def test_cli_errors(tmp_path, capsys):
     assert T.main(["--config", str(tmp_path / "nope.yaml")]) == 2
     # an ensemble is packaged from separate runs, never trained as one model
     assert T.main(["--set", "model.members=2", "--data", str(tmp_path), "--set", "train.out=" + str(tmp_path / "o")]) == 2
+    assert "model.members > 1 is a seed ensemble" in capsys.readouterr().err
     assert T.main(["--set", "train.out=" + str(tmp_path / "o")]) == 2  # no data sources
     assert not (tmp_path / "o" / "best.pt").exists()
 
