@@ -379,6 +379,114 @@ def build_cache(sources: Sequence[VideoSource], crop: CropParams, cache_dir: str
     return out
 
 
+# ---------------------------------------------------------------- crop bundles
+BUNDLE_VERSION = 1
+
+
+def _pack_images(images: np.ndarray, ext: str) -> tuple[np.ndarray, np.ndarray]:
+    """Losslessly encoded frames (WebP lossless for RGB, PNG for masks), concatenated."""
+    import cv2
+
+    params = [cv2.IMWRITE_WEBP_QUALITY, 101] if ext == ".webp" else [cv2.IMWRITE_PNG_COMPRESSION, 9]
+    blobs = []
+    for im in images:
+        ok, buf = cv2.imencode(ext, im[..., ::-1] if im.ndim == 3 else im, params)
+        if not ok:
+            raise RuntimeError(f"OpenCV cannot encode {ext}")
+        blobs.append(buf.ravel())
+    offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
+    return (np.concatenate(blobs) if blobs else np.zeros(0, np.uint8)), offsets
+
+
+def _unpack_images(data: np.ndarray, offsets: np.ndarray, color: bool) -> np.ndarray:
+    import cv2
+
+    flag = cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE
+    out = []
+    for a, b in zip(offsets[:-1], offsets[1:]):
+        im = cv2.imdecode(data[a:b], flag)
+        if im is None:
+            raise ValueError("undecodable frame")
+        out.append(im[..., ::-1] if color else im)
+    return np.ascontiguousarray(np.stack(out))
+
+
+def save_bundle(sets: Sequence[CropSet], splits: dict[str, str], dest: str | Path, *, crop: CropParams,
+                manifest_hash: str, source_keys: Sequence[str] = (), progress: bool = True) -> dict[str, Any]:
+    """Write the cropped training/validation data of a config as a self-contained folder
+    (lossless: WebP/PNG per crop, about a third of the raw size) that ``data.bundle`` trains
+    from. Why: cropping needs the videos, PyAV and the dlib face models; a training machine
+    (a GPU box) then needs none of them, and trains on exactly the same pixels, splits and
+    manifest hash. Written under a temporary name, renamed when complete."""
+    import shutil
+    import tempfile
+
+    from tqdm import tqdm
+
+    dest = Path(dest)
+    if dest.exists():
+        raise InputError(dest, "already exists: choose a new folder for the bundle")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
+    try:
+        entries = []
+        for n, s in enumerate(tqdm(sets, desc="bundle", unit="video", disable=not progress)):
+            name = f"{n:05d}.npz"
+            img, img_off = _pack_images(s.images, ".webp")
+            msk, msk_off = _pack_images(s.masks, ".png")
+            np.savez(tmp / name, images=img, image_offsets=img_off, masks=msk, mask_offsets=msk_off,
+                     landmarks=s.landmarks, frames=s.frames)
+            src = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(s.source).items()}
+            entries.append({"file": name, "source": src, "crops": int(len(s.images))})
+        idents = {s.source.identity for s in sets}
+        index = {"bundle_version": BUNDLE_VERSION, "cache_version": CACHE_VERSION, "crop": asdict(crop),
+                 "manifest_hash": manifest_hash, "source_keys": list(source_keys or [s.source.key for s in sets]),
+                 "splits": {k: v for k, v in splits.items() if k in idents},
+                 "entries": entries}
+        (tmp / "bundle.json").write_text(json.dumps(index, indent=1))
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"path": str(dest), "videos": len(entries), "crops": sum(e["crops"] for e in entries),
+            "bytes": sum(f.stat().st_size for f in dest.iterdir())}
+
+
+def load_bundle(path: str | Path, crop: CropParams) -> tuple[list[CropSet], dict[str, str], str, list[str]]:
+    """(crop sets, identity -> split, manifest hash, source keys) of a :func:`save_bundle` folder; its
+    crop parameters must be the config's (else the model would train on another framing)."""
+    path = Path(path)
+    index_path = path / "bundle.json"
+    if not index_path.is_file():
+        raise InputError(path, "not a crop bundle (no bundle.json)")
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(index_path, f"unreadable ({e})") from None
+    if index.get("bundle_version") != BUNDLE_VERSION or index.get("cache_version") != CACHE_VERSION:
+        raise InputError(path, f"bundle version {index.get('bundle_version')}/{index.get('cache_version')}, "
+                         f"this code reads {BUNDLE_VERSION}/{CACHE_VERSION}: export it again")
+    if index.get("crop") != asdict(crop):
+        raise InputError(path, f"cropped with {index.get('crop')}, the config asks for {asdict(crop)}")
+    sets = []
+    for e in index["entries"]:
+        f = path / e["file"]
+        src = dict(e["source"])
+        for k in ("video", "mask", "track_video"):
+            if src.get(k) is not None:
+                src[k] = Path(src[k])
+        try:
+            with np.load(f) as z:
+                images = _unpack_images(z["images"], z["image_offsets"], True)
+                masks = _unpack_images(z["masks"], z["mask_offsets"], False)
+                sets.append(CropSet(VideoSource(**src), images, masks, z["landmarks"], z["frames"]))
+        except (OSError, KeyError, ValueError) as err:
+            raise InputError(f, f"damaged bundle entry ({err})") from None
+        if len(sets[-1].images) != e["crops"]:
+            raise InputError(f, f"holds {len(sets[-1].images)} crops, the index says {e['crops']}")
+    return sets, dict(index["splits"]), str(index["manifest_hash"]), list(index["source_keys"])
+
+
 # ---------------------------------------------------------------- augmentation
 def train_transform(strength: float = 1.0):
     """Photometric/compression augmentation (albumentations 2.x argument names) plus a

@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
         "exclude": [],            # glob patterns of held-out paths never used
         "val_fraction": 0.2,      # identities without a dataset split that go to validation
         "cache_dir": None,        # default ~/.cache/localize/crops (LOCALIZE_CACHE)
+        "bundle": None,           # a crop bundle folder (train.py --export-bundle) instead of sources
         "crop_scale": 1.3,
         "frames_per_video": 16,
         "selfblend": 0.5,         # share of fake samples self-blended from real crops
@@ -74,6 +75,9 @@ DEFAULTS: dict[str, Any] = {
         "monitor": "iou",         # validation metric for best.pt and early stopping (higher is better)
         "patience": 5,            # epochs without improvement before stopping (0: never)
         "time_limit_min": 0,      # stop (after validating) when exceeded (0: none)
+        # with a time limit: stop only between epochs, before one that would not end in time
+        # (its length predicted from the epochs so far), so --resume continues the exact run
+        "stop_at_epoch_end": False,
         "threads": 0,             # torch intra-op threads (0: torch default)
         "init_from": None,        # start from this checkpoint's weights (fine-tuning; same model config)
         "val_batch_size": 32,
@@ -335,15 +339,28 @@ def split_sources(cfg: dict) -> tuple[list, dict[str, str]]:
     return sources, D.assign_splits(sources, float(dc["val_fraction"]), int(cfg["seed"]))
 
 
-def prepare_data(cfg: dict, d: Dist | None = None, progress: bool = True):
-    """Sources -> splits -> cached crops -> (train sets, val sets, manifest hash, summary)."""
+def _crop_params(cfg: dict):
+    from . import data as D
+
+    dc = cfg["data"]
+    return D.CropParams(input_size=int(cfg["model"]["input_size"]), scale=float(dc["crop_scale"]),
+                        frames_per_video=int(dc["frames_per_video"]))
+
+
+def crop_sets(cfg: dict, d: Dist | None = None, progress: bool = True):
+    """(crop sets of the train + val identities, identity -> split, manifest hash, source
+    keys in config order): from the config's sources through the crop cache, or from
+    ``data.bundle``."""
     from . import data as D
 
     d = d or Dist()
     dc = cfg["data"]
+    crop = _crop_params(cfg)
+    if dc.get("bundle"):
+        if dc["sources"]:
+            raise InputError(None, "data.bundle replaces data.sources: set only one of them")
+        return D.load_bundle(dc["bundle"], crop)
     sources, splits = split_sources(cfg)
-    crop = D.CropParams(input_size=int(cfg["model"]["input_size"]), scale=float(dc["crop_scale"]),
-                        frames_per_video=int(dc["frames_per_video"]))
     # test-split identities are held out: never cropped, never seen
     sources = [s for s in sources if splits.get(s.identity) != "test"]
     mhash = D.manifest_hash(sources, crop)
@@ -352,13 +369,32 @@ def prepare_data(cfg: dict, d: Dist | None = None, progress: bool = True):
     _barrier(d)
     if not d.main:
         sets = D.build_cache(sources, crop, dc.get("cache_dir"), progress=False)
+    return sets, splits, mhash, [s.key for s in sources]
+
+
+def export_bundle(cfg: dict, dest: str | Path, progress: bool = True) -> dict[str, Any]:
+    """The config's cropped train/val data as a crop bundle (see :func:`localize.data.save_bundle`)."""
+    from . import data as D
+
+    if Path(dest).exists():  # before cropping, which can take long
+        raise InputError(Path(dest), "already exists: choose a new folder for the bundle")
+    sets, splits, mhash, keys = crop_sets(cfg, progress=progress)
+    return D.save_bundle(sets, splits, dest, crop=_crop_params(cfg), manifest_hash=mhash, source_keys=keys,
+                         progress=progress)
+
+
+def prepare_data(cfg: dict, d: Dist | None = None, progress: bool = True):
+    """Sources -> splits -> cached crops -> (train sets, val sets, manifest hash, summary)."""
+    from . import data as D
+
+    sets, splits, mhash, keys = crop_sets(cfg, d, progress)
     parts = D.split_sets(sets, splits)
     if not parts["train"]:
         raise InputError(None, "no training videos (every identity landed in validation/test)")
     if not parts["val"]:
         raise InputError(None, "no validation videos: add data or set data.val_fraction > 0")
     summary = {"train": D.summarize_sets(parts["train"]), "val": D.summarize_sets(parts["val"]),
-               "sources": [s.key for s in sources], "manifest_hash": mhash}
+               "sources": keys, "manifest_hash": mhash}
     overlap = set(summary["train"]["identities"]) & set(summary["val"]["identities"])
     if overlap:
         raise InputError(None, f"identities in both train and validation: {sorted(overlap)}")
@@ -472,7 +508,17 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     best_metrics: dict[str, float] = {}
     epoch = start_epoch - 1
     stop = False
+    at_epoch_end = bool(tc.get("stop_at_epoch_end"))
+    epoch_times: list[float] = []
     for epoch in range(start_epoch, epochs):
+        late = bool(at_epoch_end and time_limit and epoch_times and
+                    time.time() - t_start + sum(epoch_times) / len(epoch_times) > time_limit)
+        if _bcast_flag(late, d):  # rank 0 decides, so every rank stops at the same epoch
+            if d.main:
+                log.info("time limit: stopping before epoch %d of %d (continue with --resume)", epoch + 1, epochs)
+            epoch -= 1
+            break
+        t_epoch = time.time()
         train_ds.set_epoch(epoch)
         sampler.set_epoch(epoch)
         model.train()
@@ -488,7 +534,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
             n_seen += len(x)
             if progress:
                 bar.set_postfix(loss=f"{loss_sum / n_seen:.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
-            if time_limit and time.time() - t_start > time_limit:
+            if time_limit and not at_epoch_end and time.time() - t_start > time_limit:
                 stop = True
                 break
         bar.close()
@@ -528,6 +574,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
                 log.info("early stop: %s did not improve for %d epochs", tc["monitor"], patience)
                 stop = True
         stop = _bcast_flag(stop, d)
+        epoch_times.append(time.time() - t_epoch)
         if stop:
             break
     _barrier(d)
@@ -777,6 +824,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="write a shippable fp16 copy of a checkpoint (no optimizer state) and exit; several "
                    "checkpoints (runs of one config with different seeds) make a seed ensemble, validated "
                    "and calibrated again on the runs' validation videos")
+    p.add_argument("--export-bundle", metavar="DIR",
+                   help="crop the config's train/val videos and write them, losslessly, as a folder that "
+                   "data.bundle trains from on a machine without the videos, PyAV or dlib (a GPU box); exit")
     p.add_argument("--warning", help="with --package: a known limitation stored in the model as "
                    "quality_warning (printed by `localize analyze` and written into its reports)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -802,6 +852,9 @@ def run(args: argparse.Namespace) -> int:
         cfg["train"]["out"] = args.out
     if args.quiet:
         cfg["train"]["progress"] = False
+    if args.export_bundle:
+        print(json.dumps(export_bundle(cfg, args.export_bundle, progress=bool(cfg["train"]["progress"]))))
+        return 0
     res = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps({"best": str(res.best), "epochs": res.epochs,

@@ -167,6 +167,47 @@ def test_ci_config_short_run_checkpoints_resume_and_package(forge_corpus, tmp_pa
     assert not (tmp_path / "bad.pt").exists()
 
 
+def test_crop_bundle_trains_on_the_same_pixels_without_the_videos(forge_corpus, tmp_path):
+    """--export-bundle: the config's crops, lossless, with splits and manifest hash; a config
+    with data.bundle (no sources) trains from it as from the crop cache."""
+    cfg = ci_config(forge_corpus, tmp_path / "run", tmp_path / "cache")
+    assert T.main(["-c", str(ROOT / "configs" / "ci.yaml"), "--export-bundle", str(tmp_path / "bundle"), "--quiet",
+                   *sum((["--set", o] for o in (
+                       f"data.sources={cfg['data']['sources']}", f"data.cache_dir={tmp_path / 'cache'}",
+                       "model.input_size=64", "data.frames_per_video=4")), [])]) == 0
+    assert (tmp_path / "bundle" / "bundle.json").is_file()
+    assert not list(tmp_path.glob(".bundle.*"))  # no temporary folder left behind
+    want = T.prepare_data(cfg, progress=False)
+    bcfg = ci_config(forge_corpus, tmp_path / "run", tmp_path / "cache", "data.sources=[]",
+                     f"data.bundle={tmp_path / 'bundle'}")
+    got = T.prepare_data(bcfg, progress=False)
+    assert got[2] == want[2] and got[3] == want[3]  # manifest hash, summary
+    for a, b in zip(want[0] + want[1], got[0] + got[1]):
+        assert a.source == b.source
+        for k in ("images", "masks", "landmarks", "frames"):
+            np.testing.assert_array_equal(getattr(a, k), getattr(b, k))
+    # a bundle is not overwritten, its crop parameters must be the config's, sources exclude it
+    assert T.main(["-c", str(ROOT / "configs" / "ci.yaml"), "--export-bundle", str(tmp_path / "bundle"), "--quiet",
+                   "--set", f"data.sources={cfg['data']['sources']}"]) == 2
+    with pytest.raises(InputError, match="config asks for"):
+        T.prepare_data(ci_config(forge_corpus, tmp_path / "r", tmp_path / "c", "data.sources=[]",
+                                 f"data.bundle={tmp_path / 'bundle'}", "model.input_size=96"), progress=False)
+    with pytest.raises(InputError, match="only one"):
+        T.prepare_data(ci_config(forge_corpus, tmp_path / "r", tmp_path / "c", f"data.bundle={tmp_path / 'bundle'}"),
+                       progress=False)
+    with pytest.raises(InputError, match="not a crop bundle"):
+        T.prepare_data(ci_config(forge_corpus, tmp_path / "r", tmp_path / "c", "data.sources=[]",
+                                 f"data.bundle={tmp_path}"), progress=False)
+    # training from it, stopped by the time limit at an epoch boundary, then resumed exactly
+    run = tmp_path / "brun"
+    res = T.train(ci_config(forge_corpus, run, tmp_path / "cache", "data.sources=[]", f"data.bundle={tmp_path / 'bundle'}",
+                            "train.epochs=3", "train.time_limit_min=1e-6", "train.stop_at_epoch_end=true"))
+    assert res.epochs == 1 and [int(r["step"]) for r in csv.DictReader(open(run / "log.csv"))] == [3]
+    res = T.train(ci_config(forge_corpus, run, tmp_path / "cache", "data.sources=[]", f"data.bundle={tmp_path / 'bundle'}",
+                            "train.epochs=3"), resume=True)
+    assert res.epochs == 3 and [int(r["step"]) for r in csv.DictReader(open(run / "log.csv"))] == [3, 6, 9]
+
+
 def test_cli_errors(tmp_path, capsys):
     assert T.main(["--config", str(tmp_path / "nope.yaml")]) == 2
     # an ensemble is packaged from separate runs, never trained as one model
