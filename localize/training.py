@@ -730,7 +730,7 @@ def validate(model, val_ds, baseline, device, cfg: dict, use_amp: bool = False):
 
 # ---------------------------------------------------------------- packaging
 def package(src: str | Path | Sequence[str | Path], dst: str | Path, *, half: bool = True,
-            warning: str | None = None) -> dict[str, Any]:
+            warning: str | None = None, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Write a shippable model: weights (fp16 storage by default, loaded back as fp32)
     and the metadata analysis needs, without optimizer state. ``warning`` (what held-out
     data showed the model cannot be trusted with) is stored as ``quality_warning``, which
@@ -738,13 +738,15 @@ def package(src: str | Path | Sequence[str | Path], dst: str | Path, *, half: bo
 
     Several sources make a seed ensemble (:mod:`localize.ensemble`): runs of one config
     (same model, same training/validation videos), whose validation metrics and calibration
-    are recomputed for the averaged model, as training does for one."""
+    are recomputed for the averaged model, as training does for one. ``overrides``
+    (``key=value``) adjust the runs' config for that validation, e.g. where their data is on
+    this machine (``data.bundle=...`` for runs trained on another one)."""
     from .model import load_checkpoint, save_checkpoint
 
     srcs = [src] if isinstance(src, (str, Path)) else list(src)
     loaded = [load_checkpoint(p) for p in srcs]  # one clear error for a missing or corrupt file
     if len(loaded) > 1:
-        return _package_ensemble(srcs, loaded, dst, half=half, warning=warning)
+        return _package_ensemble(srcs, loaded, dst, half=half, warning=warning, overrides=overrides)
     model, cfg, payload = loaded[0]
     meta = {k: v for k, v in payload.items() if k not in ("train_state", "versions", "weights_dtype")}
     meta["trained_with_versions"] = payload.get("versions", {})
@@ -764,7 +766,7 @@ def _split_summary(summary: dict | None) -> dict | None:
 
 
 def _package_ensemble(srcs: list, loaded: list[tuple], dst: str | Path, *, half: bool,
-                      warning: str | None) -> dict[str, Any]:
+                      warning: str | None, overrides: Sequence[str] = ()) -> dict[str, Any]:
     import torch
 
     from .ensemble import LogitMean
@@ -783,7 +785,9 @@ def _package_ensemble(srcs: list, loaded: list[tuple], dst: str | Path, *, half:
     cfg = dataclasses.replace(one, members=len(loaded))
     model = LogitMean([m for m, _, _ in loaded])
     # Validation as in training: the first run's config names the (shared) validation videos.
-    tcfg = first["config"]
+    tcfg = copy.deepcopy(first["config"])
+    for o in overrides:
+        set_key(tcfg, o)
     _, val_sets, mhash, summary = prepare_data(tcfg, progress=False)
     if _split_summary(summary) != _split_summary(first.get("data")):
         raise InputError(Path(srcs[0]), "its training/validation videos changed since training")
@@ -837,7 +841,7 @@ def run(args: argparse.Namespace) -> int:
     if args.package:
         if len(args.package) < 2:
             raise InputError(None, "--package needs CHECKPOINT... DEST")
-        info = package(args.package[:-1], args.package[-1], warning=args.warning)
+        info = package(args.package[:-1], args.package[-1], warning=args.warning, overrides=args.overrides)
         print(json.dumps(info))
         return 0
     config = args.config

@@ -206,6 +206,11 @@ def test_crop_bundle_trains_on_the_same_pixels_without_the_videos(forge_corpus, 
     res = T.train(ci_config(forge_corpus, run, tmp_path / "cache", "data.sources=[]", f"data.bundle={tmp_path / 'bundle'}",
                             "train.epochs=3"), resume=True)
     assert res.epochs == 3 and [int(r["step"]) for r in csv.DictReader(open(run / "log.csv"))] == [3, 6, 9]
+    # runs trained on another machine are ensembled here with --set telling where their data is
+    (tmp_path / "bundle").rename(tmp_path / "moved")
+    args = ["--package", str(run / "best.pt"), str(run / "last.pt"), str(tmp_path / "ens.pt")]
+    assert T.main(args) == 2 and not (tmp_path / "ens.pt").exists()
+    assert T.main(args + ["--set", f"data.bundle={tmp_path / 'moved'}"]) == 0 and (tmp_path / "ens.pt").exists()
 
 
 def test_cli_errors(tmp_path, capsys):
