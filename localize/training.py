@@ -841,6 +841,9 @@ def run(args: argparse.Namespace) -> int:
     if args.package:
         if len(args.package) < 2:
             raise InputError(None, "--package needs CHECKPOINT... DEST")
+        if args.overrides and len(args.package) < 3:
+            raise InputError(None, "--set with --package adjusts an ensemble's validation: one checkpoint is not "
+                             "validated again")
         info = package(args.package[:-1], args.package[-1], warning=args.warning, overrides=args.overrides)
         print(json.dumps(info))
         return 0

@@ -211,6 +211,7 @@ def test_crop_bundle_trains_on_the_same_pixels_without_the_videos(forge_corpus, 
     args = ["--package", str(run / "best.pt"), str(run / "last.pt"), str(tmp_path / "ens.pt")]
     assert T.main(args) == 2 and not (tmp_path / "ens.pt").exists()
     assert T.main(args + ["--set", f"data.bundle={tmp_path / 'moved'}"]) == 0 and (tmp_path / "ens.pt").exists()
+    assert T.main(["--package", str(run / "last.pt"), str(tmp_path / "one.pt"), "--set", "data.bundle=x"]) == 2
 
 
 def test_cli_errors(tmp_path, capsys):
