@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
         "blend_threshold": 0.05,
         "balanced": True,
         "paired": False,          # (real, fake) pairs of the same frame in every batch (needs an even batch)
+        "target": "mask",         # what the U-Net segments: mask (forged pixels) or xray (blending boundary)
         "augment": 1.0,           # augmentation strength (0: off)
         "num_workers": 2,
     },
@@ -430,7 +431,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
 
     train_sets, val_sets, mhash, summary = prepare_data(cfg, d, progress)
     spec = D.SampleSpec(selfblend=float(dc["selfblend"]), blend_threshold=float(dc["blend_threshold"]),
-                        balanced=bool(dc["balanced"]), paired=bool(dc["paired"]))
+                        balanced=bool(dc["balanced"]), paired=bool(dc["paired"]), target=_target(dc))
     bs = int(tc["batch_size"])
     if spec.paired and bs % 2:
         raise InputError(None, f"data.paired needs an even train.batch_size (got {bs})")
@@ -681,12 +682,20 @@ def _append_csv(path: Path, row: dict) -> None:
         w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
 
 
+def _target(dc: dict) -> str:
+    t = str(dc.get("target", "mask"))
+    if t not in ("mask", "xray"):
+        raise InputError(None, f"data.target must be mask or xray, got {t!r}")
+    return t
+
+
 def _val_dataset(val_sets, cfg: dict):
     """Every validation crop in order, with the config's self-blends of real crops."""
     from . import data as D
 
     dc = cfg["data"]
-    spec = D.SampleSpec(selfblend=float(dc["selfblend"]), blend_threshold=float(dc["blend_threshold"]))
+    spec = D.SampleSpec(selfblend=float(dc["selfblend"]), blend_threshold=float(dc["blend_threshold"]),
+                        target=_target(dc))
     return D.CropDataset(val_sets, spec, train=False, seed=int(cfg["seed"]))
 
 
