@@ -413,6 +413,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     from .model import ModelConfig, build_model, save_checkpoint
 
     tc, dc, lc = cfg["train"], cfg["data"], cfg["loss"]
+    _target(dc)  # a bad value fails before any cropping
     if int(cfg["model"].get("members", 1)) != 1:
         raise InputError(None, "model.members > 1 is a seed ensemble of separately trained runs: train each "
                          "run with members 1, then `train.py --package RUN1.pt RUN2.pt ... DEST`")

@@ -221,6 +221,30 @@ def test_paired_plan_keeps_each_fake_next_to_its_own_real_frame(tiny_sets):
         assert all(a % 2 == 0 and b == a + 1 for a, b in zip(idx[0::2], idx[1::2]))
 
 
+def test_xray_target_marks_the_blending_boundary_only(tiny_sets):
+    m = np.zeros((100, 100), np.float32)
+    m[30:70, 30:70] = 1
+    b = D.xray_target(m)
+    assert b.shape == m.shape and b.dtype == np.float32 and 0 <= b.min() and b.max() <= 1
+    assert b[50, 50] < 0.01 and b[5, 5] < 0.01 and b[50, 30] > 0.9  # inside, outside, on the edge
+    np.testing.assert_allclose(D.xray_target(m * 255), b)  # 0..255 masks as stored in the cache
+    assert not D.xray_target(np.zeros((64, 64), np.float32)).any()  # a real crop stays all zero
+    # the datasets hand out the band for fakes and self-blends, zeros for reals
+    _, sets, _ = tiny_sets
+    for train in (True, False):
+        ds = D.CropDataset(sets, D.SampleSpec(length=40, selfblend=0.5, target="xray"), train=train, seed=0,
+                           augment=0.0)
+        for i in range(len(ds)):
+            x, y, lab = ds[i]
+            if float(lab) == 0:
+                assert not y.any()
+            elif y.any():
+                region = ds.sample(i)[1] >= 0.5
+                assert float((y[0].numpy() >= 0.5).mean()) < float(region.mean())  # a band, not the region
+    base = D.mean_fake_mask(sets, D.SampleSpec(selfblend=0.5, target="xray"), seed=0)
+    assert (base >= 0.5).mean() < (D.mean_fake_mask(sets, D.SampleSpec(selfblend=0.5), seed=0) >= 0.5).mean()
+
+
 def _real_crop(carphone, face_analyzer):
     from localize.faces import crop, crop_box, landmark_box
     from localize.video import read_frames

@@ -53,6 +53,8 @@ def test_config_file_overrides_and_errors(tmp_path):
         T.load_config(bad)
     with pytest.raises(InputError, match="not found"):
         T.load_config(tmp_path / "missing.yaml")
+    with pytest.raises(InputError, match="data.target must be mask or xray"):
+        T.train(T.load_config(None, ["data.target=boundary"]))
 
 
 def test_losses_and_schedule():
