@@ -219,6 +219,30 @@ def test_splits_by_identity():
     assert split_identities(["a", "b"], {"a": 1, "b": 3}, 0) == {"b": "train", "a": "val+test"}
 
 
+def test_identities_follow_people_not_file_names(tmp_path):
+    """One person's folder named with PATH=NAME; a file-name identity from two folders (two
+    people's video_1) is refused instead of merging them (and splitting one person)."""
+    from localize.errors import InputError
+    from localize.forge.corpus import discover
+
+    for person in ("ann", "bob"):
+        for stem in ("video_1", "video_2"):
+            (tmp_path / "people" / person).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "people" / person / f"{stem}.mp4").write_bytes(b"x")
+    (tmp_path / "reals").mkdir()
+    for stem in ("talking_01", "talking_02"):
+        (tmp_path / "reals" / f"{stem}.mp4").write_bytes(b"x")
+    ids = lambda items: sorted({i.identity for i in items})  # noqa: E731
+    assert ids(discover([tmp_path / "people"])) == ["ann", "bob"]
+    assert ids(discover([tmp_path / "reals"])) == ["talking_01", "talking_02"]
+    named = discover([f"{tmp_path / 'people' / 'ann'}=ann", f"{tmp_path / 'people' / 'bob'}=bob", tmp_path / "reals"])
+    assert ids(named) == ["ann", "bob", "talking_01", "talking_02"] and len(named) == 6
+    with pytest.raises(InputError, match="'video_1' .* 2 folders"):
+        discover([tmp_path / "people" / "ann", tmp_path / "people" / "bob"])
+    with pytest.raises(InputError, match="no such file"):
+        discover([f"{tmp_path / 'nobody'}=nobody"])
+
+
 def test_cli(source_dir, tmp_path, capsys):
     from localize.cli import main
 

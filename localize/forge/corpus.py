@@ -107,15 +107,31 @@ def builtin_inputs() -> list[Input]:
             Input("astronaut", "astronaut", "photo", "builtin:astronaut", animate=3)]
 
 
+def _split_named(spec: str | Path) -> tuple[Path, str | None]:
+    """``PATH=NAME`` -> (PATH, NAME) when PATH exists (a path may itself contain '=')."""
+    text = str(spec)
+    if "=" in text and not Path(text).exists():
+        path, name = text.rsplit("=", 1)
+        if name.strip() and "/" not in name:
+            return Path(path), name.strip()
+    return Path(text), None
+
+
 def discover(paths: Iterable[str | Path]) -> list[Input]:
     """Videos and photos under the given folders (recursively) or files.
 
-    Identity: the first folder below a given root for ``root/<person>/...`` (as in
-    ``people/<name>/video_1.mp4``), else the file's stem (as in ``reals/talking_01.mp4``).
+    Identity: ``PATH=NAME`` gives every file under PATH the identity NAME (one person's
+    folder, as ``people/donald_trump=donald_trump``); else the first folder below a given
+    root for ``root/<person>/...`` (as in ``people/<name>/video_1.mp4``), else the file's
+    stem (as in ``reals/talking_01.mp4``). A stem identity met in two different folders
+    is an error: ``video_1`` of two people would be merged into one identity, and one
+    person's ``video_1`` and ``video_3`` split into two, so the same face could land in
+    training and validation.
     """
     items: list[Input] = []
-    for root in paths:
-        root = Path(root)
+    stem_dirs: dict[str, set[str]] = {}
+    for spec in paths:
+        root, name = _split_named(spec)
         if not root.exists():
             raise InputError(root, "no such file or folder")
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
@@ -124,9 +140,20 @@ def discover(paths: Iterable[str | Path]) -> list[Input]:
             if f.name.startswith(".") or suf not in VIDEO_SUFFIXES | IMAGE_SUFFIXES:
                 continue
             rel = f.relative_to(root) if root.is_dir() else Path(f.name)
-            identity = rel.parts[0] if len(rel.parts) >= 2 else f.stem
+            if name:
+                identity = name
+            elif len(rel.parts) >= 2:
+                identity = rel.parts[0]
+            else:
+                identity = f.stem
+                stem_dirs.setdefault(identity, set()).add(str(f.resolve().parent))
             kind = "photo" if suf in IMAGE_SUFFIXES else "video"
             items.append(Input(str(f.resolve()), identity, kind, str(f.resolve())))
+    for identity, dirs in sorted(stem_dirs.items()):
+        if len(dirs) > 1:
+            raise InputError(", ".join(sorted(dirs)), f"identity {identity!r} (a file name) comes from "
+                             f"{len(dirs)} folders: name each person's folder with PATH=NAME, or give their parent "
+                             "folder (root/<person>/...) so identities follow people, not file names")
     if not items:
         raise InputError(", ".join(str(p) for p in paths), "no videos or photos found")
     return items
