@@ -57,6 +57,13 @@ def test_config_file_overrides_and_errors(tmp_path):
         T.train(T.load_config(None, ["data.target=boundary"]))
 
 
+@pytest.mark.parametrize("name", ["ci", "default", "paired", "previous", "previous-stage1", "xray"])
+def test_every_training_config_loads(name):
+    """The shipped training configs stay valid as the config schema changes."""
+    cfg = T.load_config(ROOT / "configs" / f"{name}.yaml")
+    assert cfg["name"] and cfg["data"]["sources"] and T._target(cfg["data"]) in ("mask", "xray")
+
+
 def test_losses_and_schedule():
     t = torch.zeros(2, 1, 8, 8)
     t[0, :, 2:6, 2:6] = 1
