@@ -556,6 +556,10 @@ class SampleSpec:
     paired: bool = False            # each fake next to its own real crop (same frame), see CropDataset
     target: str = "mask"            # "mask": forged pixels; "xray": the blending boundary, see xray_target
 
+    def target_of(self, mask: np.ndarray) -> np.ndarray:
+        """What the U-Net is trained to output for a forged mask in [0, 1]."""
+        return xray_target(mask) if self.target == "xray" else np.asarray(mask, np.float32)
+
 
 class CropDataset:
     """Crops in memory -> (image float CHW normalized, mask float 1xSxS, label float).
@@ -692,8 +696,7 @@ class CropDataset:
         if self.transform is not None:
             r = self.transform(image=img, mask=mask)
             img, mask = r["image"], r["mask"]
-        if self.spec.target == "xray":
-            mask = xray_target(mask)
+        mask = self.spec.target_of(mask)
         x = normalize(img[None])[0]
         label = 0.0 if kind == REAL else 1.0
         return torch.from_numpy(x), torch.from_numpy(np.ascontiguousarray(mask, np.float32)[None]), \
@@ -747,8 +750,7 @@ def mean_fake_mask(sets: Sequence[CropSet], spec: SampleSpec, seed: int = 0, n_b
     acc, n = None, 0
     for s in sets:
         if s.source.label == 1 and len(s.masks):
-            ms = s.masks.astype(np.float32) / 255.0
-            m = (np.stack([xray_target(x) for x in ms]) if spec.target == "xray" else ms).sum(0, dtype=np.float64)
+            m = sum(spec.target_of(x).astype(np.float64) for x in s.masks.astype(np.float32) / 255.0)
             acc = m if acc is None else acc + m
             n += len(s.masks)
     if spec.selfblend > 0:
@@ -760,8 +762,7 @@ def mean_fake_mask(sets: Sequence[CropSet], spec: SampleSpec, seed: int = 0, n_b
             for k in rng.integers(0, len(reals), min(n_blend, len(reals))):
                 s, j = reals[k]
                 _, w = self_blend(s.images[j], s.landmarks[j], rng)
-                m = (w > spec.blend_threshold).astype(np.float32)
-                m = (xray_target(m) if spec.target == "xray" else m).astype(np.float64)
+                m = spec.target_of((w > spec.blend_threshold).astype(np.float32)).astype(np.float64)
                 acc = m if acc is None else acc + m
                 n += 1
     if acc is None:

@@ -231,6 +231,7 @@ def test_xray_target_marks_the_blending_boundary_only(tiny_sets):
     assert not D.xray_target(np.zeros((64, 64), np.float32)).any()  # a real crop stays all zero
     # the datasets hand out the band for fakes and self-blends, zeros for reals
     _, sets, _ = tiny_sets
+    bands = 0
     for train in (True, False):
         ds = D.CropDataset(sets, D.SampleSpec(length=40, selfblend=0.5, target="xray"), train=train, seed=0,
                            augment=0.0)
@@ -241,6 +242,8 @@ def test_xray_target_marks_the_blending_boundary_only(tiny_sets):
             elif y.any():
                 region = ds.sample(i)[1] >= 0.5
                 assert float((y[0].numpy() >= 0.5).mean()) < float(region.mean())  # a band, not the region
+                bands += 1
+    assert bands > 10  # the fake branch above really ran
     base = D.mean_fake_mask(sets, D.SampleSpec(selfblend=0.5, target="xray"), seed=0)
     assert (base >= 0.5).mean() < (D.mean_fake_mask(sets, D.SampleSpec(selfblend=0.5), seed=0) >= 0.5).mean()
 
