@@ -39,6 +39,7 @@ import numpy as np
 from . import decision as D
 from .errors import InputError
 from .fileio import sha256_file, versions, write_json, write_text
+from .targets import OutputMeaning, meaning, suspected_region
 
 SCHEMA_VERSION = 1
 REPORT_JSON = "report.json"
@@ -98,11 +99,14 @@ class FaceResult:
     track_id: int
     box: list[float]  # face box (x0, y0, x1, y1) from the landmarks, frame pixels
     crop_box: list[float]  # the square model crop, frame pixels (may leave the frame)
-    score: float  # forged-area fraction of the crop (decision.frame_score)
-    max_prob: float  # highest forged-pixel probability in the crop
+    score: float  # share of the crop at or above the pixel threshold (decision.frame_score)
+    max_prob: float  # highest probability of the output map in the crop
     mean_prob: float
     frame_prob: float | None  # the model's frame-level head, when it has one
     detected: bool  # a fresh detection (False: carried by the tracker)
+    # share of the crop in the suspected forged region (localize.targets.suspected_region):
+    # the score itself for a forged-pixel model, band plus enclosed area for a boundary model
+    region_fraction: float | None = None
 
 
 @dataclass
@@ -370,6 +374,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         info = probe(path)
     indices = opts.indices(info.n_frames)
     cal = calibration_of(localizer)
+    target = getattr(localizer, "target", "mask")
+    means = meaning(target)  # load_localizer refused unknown targets
     px_thr = cal.pixel_threshold if cal else D.PIXEL_THRESHOLD
     q = cal.track_quantile if cal else D.TRACK_QUANTILE
     size = int(localizer.input_size)
@@ -457,14 +463,16 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                 for tid, fbox, cbox, detected, _ in faces:
                     p = probs[k]
                     s = D.frame_score(p, px_thr)
+                    region = suspected_region(p, target, px_thr)
                     fr.faces.append(FaceResult(
                         track_id=tid, box=[round(float(v), 2) for v in fbox],
                         crop_box=[round(float(v), 2) for v in cbox], score=round(s, 6),
                         max_prob=round(float(p.max()), 6), mean_prob=round(float(p.mean()), 6),
-                        frame_prob=None if fprobs is None else round(float(fprobs[k]), 6), detected=detected))
+                        frame_prob=None if fprobs is None else round(float(fprobs[k]), 6), detected=detected,
+                        region_fraction=round(float(region.mean()), 6)))
                     track_scores.setdefault(tid, []).append(s)
                     track_frames.setdefault(tid, []).append(idx)
-                    draws.append((p, cbox, fbox, tid, s))
+                    draws.append((p, cbox, fbox, tid, s, region))
                     k += 1
                 if fr.faces:
                     fr.score = max(f.score for f in fr.faces)
@@ -473,7 +481,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                 with timer("overlay"):
                     running, _ = video_score(track_scores, q, opts.min_track_frames)
                     need = writer is not None or bool(fr.faces)
-                    ov = _draw(img, fr, draws, running, cal, px_thr, scale, opts) if need else None
+                    ov = _draw(img, fr, draws, running, cal, px_thr, scale, opts, means) if need else None
                     if writer is not None:
                         writer.write(ov)
                     if fr.faces and opts.key_frames > 0:
@@ -575,7 +583,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         (work / TIMELINE_PNG).write_bytes(timeline_png(
             [f.time for f in frames_out], [f.score for f in frames_out],
             threshold=cal.threshold if cal else None, track_series=series, title=title,
-            duration=None if info.is_image else info.duration))
+            duration=None if info.is_image else info.duration, ylabel=f"{means.area} (% of face crop)"))
         files["timeline"] = TIMELINE_PNG
 
     timings = {k: round(v, 4) for k, v in timer.t.items()}
@@ -595,9 +603,11 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                "fake_tracks": [t.track_id for t in tracks_out if t.fake and t.used_in_decision]},
         model={"id": localizer.model_id, "sha256": localizer.sha256, "path": str(localizer.path),
                "backend": localizer.backend, "input_size": size,
-               "has_frame_head": bool(getattr(localizer, "has_frame_head", False))},
-        rule={"frame_score": f"fraction of face-crop pixels with forged probability >= {px_thr}",
+               "has_frame_head": bool(getattr(localizer, "has_frame_head", False)),
+               "target": target, "output": means.heatmap},
+        rule={"frame_score": f"fraction of face-crop pixels with {means.heatmap} >= {px_thr} ({means.area})",
               "pixel_threshold": px_thr,
+              "region": f"suspected forged region (faces[].region_fraction, the overlay's outline): {means.region}",
               "track_score": f"quantile {q} (order statistic, method=lower) of the track's frame scores",
               "track_quantile": q,
               "video_score": f"max over tracks with >= {opts.min_track_frames} frames (or the longest tracks)",
@@ -627,7 +637,7 @@ def _num(v: float) -> float | None:
 
 
 def _draw(img: np.ndarray, fr: FrameResult, draws, running: float | None, cal, px_thr: float, scale: float,
-          opts: AnalyzeOptions) -> np.ndarray:
+          opts: AnalyzeOptions, means: OutputMeaning) -> np.ndarray:
     import cv2
 
     from .overlay import GREY, RED, WHITE, FaceDraw, draw_banner, draw_face
@@ -640,13 +650,13 @@ def _draw(img: np.ndarray, fr: FrameResult, draws, running: float | None, cal, p
     else:
         ov = img.copy()
     ov = np.ascontiguousarray(even_size(ov))
-    for p, cbox, fbox, tid, s in draws:
+    for p, cbox, fbox, tid, s, region in draws:
         sb = tuple(v * scale for v in cbox)
         fb = tuple(v * scale for v in fbox)
-        draw_face(ov, FaceDraw(prob=p, crop_box=sb, face_box=fb, track_id=tid, score=s), pixel_threshold=px_thr,
-                  opacity=opts.heat_opacity, fake=None if cal is None else cal.is_fake(s))
+        draw_face(ov, FaceDraw(prob=p, crop_box=sb, face_box=fb, track_id=tid, score=s, region=region),
+                  pixel_threshold=px_thr, opacity=opts.heat_opacity, fake=None if cal is None else cal.is_fake(s))
     line1 = f"frame {fr.index}  t={fr.time:.2f}s  " + (
-        f"area {fr.score * 100:.1f}%" if fr.score is not None else "no face")
+        f"{means.area} {fr.score * 100:.1f}%" if fr.score is not None else "no face")
     if running is None:
         line2 = "running score: - (no face yet)"
     elif cal is None:
@@ -686,10 +696,10 @@ def open_localizer(model: str | Path | None = None, backend: str = "auto", threa
         return _no_spin(load_localizer(path, backend="onnx", threads=threads), path, threads)
     if backend == "torch" or not path.exists():
         return load_localizer(path, backend="torch", threads=threads)
-    from .export import export_onnx
+    from .export import METADATA_FORMAT, export_onnx
 
     sha = file_sha256(path)
-    cached = cache_dir() / "onnx" / f"{sha[:32]}.onnx"
+    cached = cache_dir() / "onnx" / f"{sha[:32]}-m{METADATA_FORMAT}.onnx"
     try:
         if not cached.exists():
             export_onnx(path, cached)  # a bad checkpoint raises its own InputError here

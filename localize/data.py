@@ -27,6 +27,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .errors import InputError
+from .targets import xray_target
 
 log = logging.getLogger(__name__)
 
@@ -528,23 +529,6 @@ def each_transform():
 
 
 # ---------------------------------------------------------------- datasets
-def xray_target(mask: np.ndarray, sigma_frac: float = 0.02) -> np.ndarray:
-    """Face X-ray target (Li et al., CVPR 2020): 4 M (1 - M) of the mask M softened by a
-    Gaussian (sigma = ``sigma_frac`` x crop size), i.e. a band along the blending boundary,
-    0 inside and outside the forged region. Why: the inside of a blended face looks like
-    real skin, so a per-pixel forged-region target makes ~0.5 the best answer there
-    (every real face then gets forged area); the boundary carries the evidence."""
-    import cv2
-
-    m = np.asarray(mask, np.float32)
-    if m.max() > 1.0:
-        m = m / 255.0
-    m = (m >= 0.5).astype(np.float32)
-    sigma = max(0.5, sigma_frac * m.shape[-1])
-    b = cv2.GaussianBlur(m, (0, 0), sigma)
-    return np.clip(4.0 * b * (1.0 - b), 0.0, 1.0).astype(np.float32)
-
-
 @dataclass
 class SampleSpec:
     """How one epoch is drawn from the crops."""
@@ -554,7 +538,7 @@ class SampleSpec:
     blend_threshold: float = 0.05   # blend weight above which a pixel counts as forged
     balanced: bool = True           # half real, half fake (fake = manipulated + self-blended)
     paired: bool = False            # each fake next to its own real crop (same frame), see CropDataset
-    target: str = "mask"            # "mask": forged pixels; "xray": the blending boundary, see xray_target
+    target: str = "mask"            # "mask": forged pixels; "xray": the blending boundary (localize.targets)
 
     def target_of(self, mask: np.ndarray) -> np.ndarray:
         """What the U-Net is trained to output for a forged mask in [0, 1]."""

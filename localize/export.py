@@ -28,6 +28,9 @@ from .errors import InputError
 from .fileio import atomic_path
 
 OPSET = 17
+# Bump when the exported metadata changes meaning: cached exports of older formats are not reused
+# (2: the output map's training target, localize.targets).
+METADATA_FORMAT = 2
 INPUT = "input"
 OUTPUT_MASK = "mask"
 OUTPUT_FRAME = "frame"
@@ -66,13 +69,16 @@ def export_metadata(cfg, meta: dict[str, Any], checkpoint: Path | None, sha256: 
 
     from .fileio import versions
     from .model import MEAN, STD
+    from .targets import meaning, target_of_model
 
     cal = meta.get("calibration") or {}
+    target = target_of_model(meta)
     values = {
         "model_id": str(meta.get("model_id") or (checkpoint.stem if checkpoint else "model")),
         "input_size": int(cfg.input_size),
         "normalization": {"layout": "NCHW", "channels": "RGB", "scale": 1 / 255, "mean": list(MEAN), "std": list(STD)},
-        "outputs": {OUTPUT_MASK: "forged-pixel probability (N,1,H,W), sigmoid applied"}
+        "target": target,
+        "outputs": {OUTPUT_MASK: f"{meaning(target).heatmap} (N,1,H,W), sigmoid applied"}
         | ({OUTPUT_FRAME: "frame fake probability (N,1), sigmoid applied"} if cfg.aux_head else {}),
         "calibration": cal,
         "threshold": cal.get("threshold"),

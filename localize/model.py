@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import InputError
 from .fileio import atomic_path
+from .targets import target_of_model
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -177,6 +178,7 @@ class Localizer:
     meta: dict[str, Any] = field(default_factory=dict)
     _impl: Any = None
     has_frame_head: bool = False
+    target: str = "mask"  # what the output map means (localize.targets): forged pixels or blending boundary
 
     def predict(self, crops: np.ndarray, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray | None]:
         """(pixel probabilities (N, S, S) float32, frame probabilities (N,) or None)."""
@@ -231,7 +233,8 @@ def load_localizer(path: str | Path | None = None, backend: str = "auto", thread
         meta = {k: _maybe_json(v) for k, v in meta_raw.items()}
         return Localizer(backend="onnx", input_size=int(meta.get("input_size", 256)), path=str(path), sha256=sha,
                          model_id=str(meta.get("model_id", path.stem)), calibration=meta.get("calibration", {}) or {},
-                         meta=meta, _impl=sess, has_frame_head=len(sess.get_outputs()) > 1)
+                         meta=meta, _impl=sess, has_frame_head=len(sess.get_outputs()) > 1,
+                         target=_known_target(path, meta))
     if backend == "onnx":
         raise InputError(path, "the onnx backend needs an exported .onnx model (see `localize export`)")
     import torch
@@ -241,7 +244,17 @@ def load_localizer(path: str | Path | None = None, backend: str = "auto", thread
     model, cfg, meta = load_checkpoint(path)
     return Localizer(backend="torch", input_size=cfg.input_size, path=str(path), sha256=sha,
                      model_id=str(meta.get("model_id", path.stem)), calibration=meta.get("calibration", {}) or {},
-                     meta=meta, _impl=model, has_frame_head=cfg.aux_head)
+                     meta=meta, _impl=model, has_frame_head=cfg.aux_head,
+                     target=_known_target(path, meta))
+
+
+def _known_target(path: Path, meta: dict[str, Any]) -> str:
+    from .targets import TARGETS
+
+    t = target_of_model(meta)
+    if t not in TARGETS:
+        raise InputError(path, f"model output target {t!r} is unknown to this version (one of {', '.join(TARGETS)})")
+    return t
 
 
 def _maybe_json(v: str):

@@ -26,11 +26,14 @@ GREY = (160, 160, 160)
 class FaceDraw:
     """One face to draw: its probability map in crop coordinates and where it goes."""
 
-    prob: np.ndarray  # (S, S) float32 forged-pixel probability
+    prob: np.ndarray  # (S, S) float32 output map (forged-pixel or blending-boundary probability)
     crop_box: Box  # square crop box in frame coordinates
     face_box: Box
     track_id: int
-    score: float  # forged-area fraction of the crop
+    score: float  # share of the crop at or above the pixel threshold
+    # (S, S) bool suspected forged region (localize.targets.suspected_region); None: the
+    # thresholded map itself (a forged-pixel model)
+    region: np.ndarray | None = None
 
 
 def _roi(box: Box, shape: Sequence[int]) -> tuple[int, int, int, int] | None:
@@ -66,8 +69,9 @@ def heat_colors(prob: np.ndarray) -> np.ndarray:
 
 def draw_face(frame: np.ndarray, face: FaceDraw, *, pixel_threshold: float = 0.5, opacity: float = 0.6,
               fake: bool | None = None) -> None:
-    """Blend the heatmap (alpha grows with the probability), draw the thresholded
-    contour and the face box with its track id and score, in place."""
+    """Blend the heatmap (alpha grows with the probability), outline the suspected region
+    (the thresholded map, or what a boundary band encloses) and draw the face box with its
+    track id and score, in place."""
     import cv2
 
     roi = _roi(face.crop_box, frame.shape)
@@ -80,7 +84,10 @@ def draw_face(frame: np.ndarray, face: FaceDraw, *, pixel_threshold: float = 0.5
         # transparent where nothing is suspected (no tinted square around every face)
         alpha = np.clip((p - 0.05) / 0.95, 0, 1) * np.float32(opacity)
         region[...] = cv2.blendLinear(np.ascontiguousarray(region), heat_colors(p), 1 - alpha, alpha)
-        mask = (p >= pixel_threshold).astype(np.uint8)
+        if face.region is None:
+            mask = (p >= pixel_threshold).astype(np.uint8)
+        else:  # resampled to the frame and thresholded again, so it stays a region
+            mask = (paste(face.region.astype(np.float32), local, (y1 - y0, x1 - x0)) >= 0.5).astype(np.uint8)
         if mask.any():
             contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             cv2.drawContours(region, contours, -1, YELLOW, 2, lineType=cv2.LINE_AA)
@@ -111,7 +118,8 @@ def draw_banner(frame: np.ndarray, lines: Sequence[str], colour=WHITE) -> None:
 
 def timeline_png(times: Sequence[float], frame_scores: Sequence[float | None], *, threshold: float | None,
                  track_series: dict[int, tuple[list[float], list[float]]] | None = None,
-                 title: str = "", xlabel: str = "time (s)", duration: float | None = None) -> bytes:
+                 title: str = "", xlabel: str = "time (s)", duration: float | None = None,
+                 ylabel: str = "forged area (% of face crop)") -> bytes:
     """Per-frame score plot with the threshold line; frames without a face are marked
     on the axis. Returns PNG bytes (matplotlib Agg, no pyplot global state)."""
     import io
@@ -142,7 +150,7 @@ def timeline_png(times: Sequence[float], frame_scores: Sequence[float | None], *
     elif len(t):
         ax.set_xlim(t.min() - 0.02, t.max() + 0.02 if t.max() > t.min() else t.min() + 1)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("forged area (% of face crop)")
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)

@@ -684,9 +684,11 @@ def _append_csv(path: Path, row: dict) -> None:
 
 
 def _target(dc: dict) -> str:
+    from .targets import TARGETS
+
     t = str(dc.get("target", "mask"))
-    if t not in ("mask", "xray"):
-        raise InputError(None, f"data.target must be mask or xray, got {t!r}")
+    if t not in TARGETS:
+        raise InputError(None, f"data.target must be one of {', '.join(TARGETS)}, got {t!r}")
     return t
 
 

@@ -67,6 +67,8 @@ def test_carphone_faces_files_and_report(carphone_report, loc):
     x0, y0, x1, y1 = face["box"]
     assert 0 <= x0 < x1 <= 176 and -30 <= y0 < y1 <= 144  # the box is on the face, inside the frame
     assert 0 <= face["score"] <= 1 and 0 <= face["max_prob"] <= 1 and face["frame_prob"] is not None
+    assert face["region_fraction"] == face["score"]  # a forged-pixel model: the region is the thresholded map
+    assert r["model"]["target"] == "mask" and r["model"]["output"] == "forged-pixel probability"
     assert f["time"] == pytest.approx(f["index"] / r["input"]["fps"], abs=1e-3)
     # the decision follows the documented rule from the stored frame scores
     tr = r["tracks"][0]
@@ -124,6 +126,49 @@ def test_faceless_video_is_no_face(loc, face_analyzer, tmp_path):
     assert all(f.status == "no_face" and f.score is None for f in rep.frames)
     r = json.loads((tmp_path / "out" / REPORT_JSON).read_text())
     assert r["video"]["decision"] == "no_face" and not r["key_frames"] and "contact_sheet" not in r["files"]
+
+
+class _RingModel:
+    """A localizer trained on the X-ray target whose band closes a ring in every crop."""
+
+    def __init__(self, loc):
+        self.loc, self.target = loc, "xray"
+
+    def __getattr__(self, name):
+        return getattr(self.loc, name)
+
+    def predict(self, crops, batch_size=16):
+        import cv2
+
+        s = crops.shape[1]
+        ring = np.zeros((s, s), np.float32)
+        cv2.circle(ring, (s // 2, s // 2), s // 4, 0.9, max(2, s // 20))
+        return np.repeat(ring[None], len(crops), 0), np.full(len(crops), 0.5, np.float32)
+
+
+def test_boundary_model_reports_its_band_and_the_region_it_encloses(carphone, loc, face_analyzer, tmp_path):
+    rep = analyze_path(carphone, tmp_path / "out", localizer=_RingModel(loc), options=AnalyzeOptions(count=3),
+                       analyzer=face_analyzer)
+    r = json.loads((tmp_path / "out" / REPORT_JSON).read_text())
+    assert r["model"]["target"] == "xray" and "blending-boundary" in r["model"]["output"]
+    assert "boundary" in r["rule"]["frame_score"] and "outlines" in r["rule"]["region"]
+    faces = [f for fr in rep.frames for f in fr.faces]
+    assert faces
+    for f in faces:  # the score stays the band's area (the calibrated quantity); the region adds its inside
+        assert 0 < f.score < 0.3 and f.region_fraction > 2 * f.score
+
+
+def test_unknown_output_target_is_refused_naming_the_model(tmp_path):
+    import torch
+
+    from localize.model import ModelConfig, build_model, load_localizer, save_checkpoint
+
+    cfg = ModelConfig(encoder="mobilenet_v2", input_size=64, decoder_channels=(32, 16, 16, 8, 8))
+    torch.manual_seed(0)
+    path = tmp_path / "edges.pt"
+    save_checkpoint(path, build_model(cfg), cfg, config={"data": {"target": "edges"}})
+    with pytest.raises(InputError, match="edges.pt.*target 'edges' is unknown"):
+        load_localizer(path)
 
 
 def test_uncalibrated_model_is_flagged_not_invented(carphone, face_analyzer, tmp_path):

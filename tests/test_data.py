@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from localize import data as D
+from localize.targets import xray_target
 
 
 def make_tiny_ffpp(root: Path, carphone: Path, analyzer, n_ids: int = 4, frames: int = 30) -> Path:
@@ -224,11 +225,11 @@ def test_paired_plan_keeps_each_fake_next_to_its_own_real_frame(tiny_sets):
 def test_xray_target_marks_the_blending_boundary_only(tiny_sets):
     m = np.zeros((100, 100), np.float32)
     m[30:70, 30:70] = 1
-    b = D.xray_target(m)
+    b = xray_target(m)
     assert b.shape == m.shape and b.dtype == np.float32 and 0 <= b.min() and b.max() <= 1
     assert b[50, 50] < 0.01 and b[5, 5] < 0.01 and b[50, 30] > 0.9  # inside, outside, on the edge
-    np.testing.assert_allclose(D.xray_target(m * 255), b)  # 0..255 masks as stored in the cache
-    assert not D.xray_target(np.zeros((64, 64), np.float32)).any()  # a real crop stays all zero
+    np.testing.assert_allclose(xray_target(m * 255), b)  # 0..255 masks as stored in the cache
+    assert not xray_target(np.zeros((64, 64), np.float32)).any()  # a real crop stays all zero
     # the datasets hand out the band for fakes and self-blends, zeros for reals
     _, sets, _ = tiny_sets
     bands = 0

@@ -32,6 +32,20 @@ def _ckpt(path: Path, aux: bool = True) -> Path:
     return path
 
 
+def test_output_target_travels_with_the_export(tmp_path):
+    import torch
+
+    from localize.model import ModelConfig, build_model, save_checkpoint
+
+    cfg = ModelConfig(encoder="mobilenet_v2", input_size=64, decoder_channels=(32, 16, 16, 8, 8))
+    torch.manual_seed(0)
+    pt = tmp_path / "xray.pt"
+    save_checkpoint(pt, build_model(cfg), cfg, model_id="x", config={"data": {"target": "xray"}})
+    assert load_localizer(pt).target == "xray"
+    loc = load_localizer(export_onnx(pt, tmp_path / "xray.onnx"))
+    assert loc.target == "xray" and "blending-boundary" in loc.meta["outputs"]["mask"]
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     d = tmp_path_factory.mktemp("exp")

@@ -53,7 +53,7 @@ def test_config_file_overrides_and_errors(tmp_path):
         T.load_config(bad)
     with pytest.raises(InputError, match="not found"):
         T.load_config(tmp_path / "missing.yaml")
-    with pytest.raises(InputError, match="data.target must be mask or xray"):
+    with pytest.raises(InputError, match="data.target must be one of mask, xray"):
         T.train(T.load_config(None, ["data.target=boundary"]))
 
 

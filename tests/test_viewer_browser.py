@@ -174,6 +174,11 @@ def test_viewer_uploads_real_fake_and_shows_the_result(chromium_playwright, live
             page.wait_for_function(f"() => Math.abs(original.currentTime - {(nearest + 0.5) / 25}) < 0.05",
                                    timeout=10_000)
 
+            # the page says which map the heatmap is (the shipped model: forged pixels, report.model.target)
+            assert job["report"]["model"]["target"] == "mask"
+            assert "forged-pixel probability" in page.inner_text("#heatmap-meaning")
+            assert page.inner_text("#score-meaning") == "forged-area fraction"
+
             # heatmap opacity slider
             page.fill("#opacity", "35")
             page.dispatch_event("#opacity", "input")

@@ -156,6 +156,13 @@ async function showResult(job) {
   state.lastSrc = -1;
   $("model-line").textContent = "Model " + (pick(model, "id", "model_id") || pick(r, "model_id") || "?") +
     " · " + state.frames.length + " frames analysed of " + state.nFrames;
+  // A boundary model's heatmap marks where a face was blended in, not the forged pixels
+  // themselves: say which map is shown (report.model.target, localize.targets).
+  const boundary = pick(model, "target") === "xray";
+  $("score-meaning").textContent = boundary ? "blending-boundary band" : "forged-area fraction";
+  $("heatmap-meaning").textContent = boundary
+    ? "Heatmap: probability that a pixel lies on a blending boundary (Face X-ray). The yellow outline is the area the band outlines (the convex hull of its pieces): the suspected pasted face."
+    : "Heatmap: forged-pixel probability. The yellow outline is the region at or above the pixel threshold.";
 
   await setupMedia(job);
   renderTracks(r);
