@@ -472,7 +472,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                         region_fraction=round(float(region.mean()), 6)))
                     track_scores.setdefault(tid, []).append(s)
                     track_frames.setdefault(tid, []).append(idx)
-                    draws.append((p, cbox, fbox, tid, s, region))
+                    draws.append((p, cbox, fbox, tid, s, None if target == "mask" else region))
                     k += 1
                 if fr.faces:
                     fr.score = max(f.score for f in fr.faces)

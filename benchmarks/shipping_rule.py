@@ -1,0 +1,86 @@
+"""Apply a pre-registered shipping rule to a candidate model and write the verdict
+(benchmarks/results/preregistration_xray.md, "The shipping rule"): so the decision is
+the rule's, computed the same way for every candidate, not a reading of the numbers.
+
+    python benchmarks/analyze_shared.py --model CAND.pt --out A.json
+    python benchmarks/shipping_rule.py --model CAND.pt --analyze A.json [--out R.json]
+
+Criteria (validation and non-held-out media only; held-out figures never enter):
+1. the analysis knows the model's output target (reports, overlays and viewer name it);
+2. its operating point calls no validation real fake and detects >= ``--min-val-tpr`` of the
+   validation fake videos;
+3. validation frame AUC >= ``--min-val-frame-auc``;
+4. `localize analyze` calls none of the real videos/photos of reals/ and people/ fake except
+   those held out (``--held-out``, globs relative to ../shared/data).
+"""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+HELD_OUT = ("reals/talking_09.mp4", "reals/talking_10.mp4", "people/elon_musk/*")
+
+
+def verdict(meta: dict, calibration: dict, target: str, analyze: dict, *, min_val_tpr: float,
+            min_val_frame_auc: float, held_out: tuple[str, ...] = HELD_OUT) -> dict:
+    """The rule on one candidate: each criterion with its measured value, and ``ship``."""
+    from localize.targets import TARGETS
+
+    metrics = meta.get("metrics") or {}
+    checked = {k: v for k, v in analyze["reals"].items() if not any(fnmatch.fnmatch(k, g) for g in held_out)}
+    errors = sorted(k for k, v in checked.items() if v.get("status") == "error")
+    called_fake = sorted(k for k, v in checked.items() if v.get("decision") == "fake")
+    val_fpr, val_tpr = calibration.get("val_fpr"), calibration.get("val_tpr")
+    auc = metrics.get("frame_auc")
+    crit = {
+        "1_analysis_presents_target": {"target": target, "pass": target in TARGETS},
+        "2_operating_point": {"val_fpr": val_fpr, "val_tpr": val_tpr, "n_real": calibration.get("n_real"),
+                              "min_val_tpr": min_val_tpr,
+                              "pass": val_fpr is not None and val_fpr == 0 and val_tpr is not None
+                              and val_tpr >= min_val_tpr},
+        "3_validation_frame_auc": {"frame_auc": auc, "min": min_val_frame_auc,
+                                   "pass": auc is not None and auc >= min_val_frame_auc},
+        "4_no_non_held_out_real_called_fake": {"checked": len(checked), "called_fake": called_fake,
+                                               "errors": errors, "pass": not called_fake and not errors},
+    }
+    return {"criteria": crit, "ship": all(c["pass"] for c in crit.values())}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--analyze", required=True, help="benchmarks/analyze_shared.py output for this model")
+    ap.add_argument("--min-val-tpr", type=float, default=0.25)
+    ap.add_argument("--min-val-frame-auc", type=float, default=0.70)
+    ap.add_argument("--held-out", nargs="*", default=list(HELD_OUT))
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+
+    from localize.fileio import write_json
+    from localize.model import load_localizer
+
+    loc = load_localizer(args.model)
+    analyze = json.loads(Path(args.analyze).read_text())
+    if analyze["model"]["sha256"] != loc.sha256:
+        print(f"{args.analyze}: analyze results are of another model ({analyze['model']['sha256'][:12]})",
+              file=sys.stderr)
+        return 2
+    v = verdict(loc.meta, loc.calibration, loc.target, analyze, min_val_tpr=args.min_val_tpr,
+                min_val_frame_auc=args.min_val_frame_auc, held_out=tuple(args.held_out))
+    v = {"model": args.model, "model_id": loc.model_id, "sha256": loc.sha256, **v}
+    for k, c in v["criteria"].items():
+        print(f"{'PASS' if c['pass'] else 'FAIL'} {k}: " + ", ".join(f"{a}={b}" for a, b in c.items() if a != "pass"))
+    print("ship" if v["ship"] else "do not ship")
+    if args.out:
+        write_json(args.out, v)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
