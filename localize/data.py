@@ -147,14 +147,20 @@ def sources_from_manifest(path: str | Path, *, name: str | None = None) -> list[
     return out
 
 
-def sources_from_reals(path: str | Path, *, identity: str = "file", name: str | None = None) -> list[VideoSource]:
+def sources_from_reals(path: str | Path, *, identity: str = "file", name: str | None = None,
+                       photos: bool = False) -> list[VideoSource]:
     """Real videos (a file, or every video under a folder, recursively): label 0, the
     material for self-blending and for real hard negatives. ``identity``: "file" (each
-    file is a person), "folder" (the parent folder names the person) or a fixed name."""
+    file is a person), "folder" (the parent folder names the person) or a fixed name.
+    ``photos``: also the still images of a folder, each a one-frame source: analysts submit
+    photos too, so validation reals that include them set an operating point for stills."""
+    from .video import IMAGE_SUFFIXES
+
     path = Path(path)
     if not path.exists():
         raise InputError(path, "no such file or folder")
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES
+    suffixes = VIDEO_SUFFIXES | (IMAGE_SUFFIXES if photos else set())
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes
                                                  and not p.name.startswith("."))
     name = name or path.stem
     out = []
@@ -168,7 +174,7 @@ def sources_from_reals(path: str | Path, *, identity: str = "file", name: str | 
 def collect_sources(specs: Sequence[dict[str, Any]], exclude: Sequence[str] = ()) -> list[VideoSource]:
     """Sources from the config's ``data.sources`` list. Each spec: ``{path, kind}`` with
     kind ``pairs`` (dataset tree or CSV), ``manifest`` (masks/ JSONL) or ``reals``;
-    optional ``identity`` (reals), ``derived`` and ``compressions`` (pairs, e.g.
+    optional ``identity`` and ``photos`` (reals), ``derived`` and ``compressions`` (pairs, e.g.
     [c23]), ``split`` (force one split) or ``split_map`` (e.g. {test: val}), ``name``. ``exclude``: glob
     patterns of paths that must never be used (held-out data)."""
     out: list[VideoSource] = []
@@ -183,7 +189,8 @@ def collect_sources(specs: Sequence[dict[str, Any]], exclude: Sequence[str] = ()
         elif kind == "manifest":
             got = sources_from_manifest(path, name=spec.get("name"))
         elif kind == "reals":
-            got = sources_from_reals(path, identity=spec.get("identity", "file"), name=spec.get("name"))
+            got = sources_from_reals(path, identity=spec.get("identity", "file"), name=spec.get("name"),
+                                     photos=bool(spec.get("photos", False)))
         else:
             raise InputError(path, f"unknown data source kind {kind!r} (pairs, manifest, reals)")
         for s in got:

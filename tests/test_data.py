@@ -156,6 +156,26 @@ def test_manifest_sources(tiny_ffpp, tmp_path):
         D.collect_sources([{"path": str(tmp_path / "bad.jsonl")}])
 
 
+def test_photos_are_one_frame_real_sources_when_asked(carphone, tmp_path):
+    import shutil
+
+    from localize.media import astronaut_image
+    from localize.video import write_image
+
+    person = tmp_path / "people" / "eileen_collins"
+    person.mkdir(parents=True)
+    shutil.copy(carphone, person / "video_1.mp4")
+    write_image(person / "photo_1.png", astronaut_image())
+    spec = {"path": str(tmp_path / "people"), "kind": "reals", "identity": "folder", "split": "val"}
+    assert [s.key for s in D.collect_sources([spec])] == ["people/eileen_collins/video_1"]  # videos only by default
+    srcs = D.collect_sources([spec | {"photos": True}])
+    assert [s.key for s in srcs] == ["people/eileen_collins/photo_1", "people/eileen_collins/video_1"]
+    assert {s.identity for s in srcs} == {"eileen_collins"} and {s.split for s in srcs} == {"val"}
+    sets = D.build_cache(srcs[:1], SMALL, tmp_path / "cache", progress=False)
+    assert len(sets) == 1 and sets[0].images.shape == (1, 64, 64, 3) and not sets[0].masks.any()
+    assert list(sets[0].frames) == [0]
+
+
 def test_balanced_plan_self_blends_and_rank_sharding(tiny_sets):
     _, sets, _ = tiny_sets
     spec = D.SampleSpec(length=400, selfblend=0.5)
