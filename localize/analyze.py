@@ -105,7 +105,7 @@ class FaceResult:
     frame_prob: float | None  # the model's frame-level head, when it has one
     detected: bool  # a fresh detection (False: carried by the tracker)
     # share of the crop in the suspected forged region (localize.targets.suspected_region):
-    # the score itself for a forged-pixel model, band plus enclosed area for a boundary model
+    # the score itself for a forged-pixel model; for a boundary model the band and the hull of its pieces
     region_fraction: float | None = None
 
 
