@@ -489,7 +489,7 @@ def test_real_analysis_gives_the_analyze_report(tmp_path, carphone, small_model)
     settings = ServerSettings(results_dir=str(tmp_path / "results"), model=str(small_model), threads=2)
     with TestClient(create_app(settings)) as c:
         ready = c.get("/readyz").json()
-        assert ready["ready"] and ready["model"]["model_id"]
+        assert ready["ready"] and ready["model"]["model_id"] and ready["model"]["target"] == "mask"
         r = post_file(c, carphone, fields={"frames": "8"})
         assert r.status_code == 202, r.text
         j = wait_state(c, r.json()["id"], timeout=120)

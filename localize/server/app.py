@@ -77,7 +77,8 @@ def default_analyze(settings: ServerSettings) -> tuple[AnalyzeFn, dict[str, Any]
     threads = settings.threads or max(1, (os.cpu_count() or 1))
     localizer = open_localizer(settings.model, backend="onnx", threads=threads)
     info = dict(model_id=localizer.model_id, sha256=localizer.sha256, backend=localizer.backend,
-                file=Path(localizer.path).name, calibrated=bool(localizer.calibration))
+                file=Path(localizer.path).name, calibrated=bool(localizer.calibration),
+                target=localizer.target)  # what the heatmaps mean (localize.targets)
     local = threading.local()  # one face detector per runner thread (dlib objects are not shared)
 
     def run(input_path: Path, out_dir: Path, status: dict[str, Any], progress) -> dict[str, Any] | None:
