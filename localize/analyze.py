@@ -374,6 +374,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         info = probe(path)
     indices = opts.indices(info.n_frames)
     cal = calibration_of(localizer)
+    if cal is not None and info.is_image:
+        cal = cal.for_still()  # photos have their own operating point when validation had photos
     target = getattr(localizer, "target", "mask")
     means = meaning(target)  # load_localizer refused unknown targets
     px_thr = cal.pixel_threshold if cal else D.PIXEL_THRESHOLD
@@ -539,7 +541,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         decision, prob = ("fake" if cal.is_fake(score) else "real"), round(cal.probability(score), 6)
     op = None
     if cal is not None:
-        op = {"threshold": cal.threshold, "threshold_probability": round(cal.threshold_probability, 6),
+        op = {"applies_to": "still photos" if info.is_image and cal.still_threshold is not None else "videos",
+              "threshold": cal.threshold, "threshold_probability": round(cal.threshold_probability, 6),
               "target_fpr": cal.target_fpr, "val_fpr": _num(cal.val_fpr), "val_tpr": _num(cal.val_tpr),
               "n_real": cal.n_real, "n_fake": cal.n_fake, "small_sample": cal.small_sample,
               "method": cal.method, "note": cal.note}

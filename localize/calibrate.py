@@ -82,9 +82,12 @@ def calibrate(model: str | Path, config: str | Path, out: str | Path | None = No
     for s, v in zip(vals, scores):
         if v is None:
             log.warning("%s: no face found, left out of the calibration", s.video)
+    from .video import is_image
+
     fpr = float(target_fpr if target_fpr is not None else cfg["train"]["target_fpr"])
     cal = fit_calibration([v for _, v in kept], [s.label for s, _ in kept], fpr,
-                          pixel_threshold=old.pixel_threshold, track_quantile=old.track_quantile).to_dict()
+                          pixel_threshold=old.pixel_threshold, track_quantile=old.track_quantile,
+                          still=[is_image(s.video) for s, _ in kept]).to_dict()
     n_real = sum(1 for s, _ in kept if s.label == 0)
     cal["fitted_on"] = (f"{len(kept)} validation videos ({n_real} real) scored by `localize analyze` "
                         f"({frames} frames, {loc.backend} backend)")

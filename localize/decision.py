@@ -36,7 +36,7 @@ much the operating point can be trusted.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -112,6 +112,12 @@ class Calibration:
     val_tpr: float = float("nan")
     small_sample: bool = False
     note: str = ""
+    # Still photos get their own threshold, set on the validation's real photos: one frame of a
+    # sharp photo is not scored like the 90th percentile of a video's frames (a boundary model
+    # marks hair and beard edges of photos), so one threshold would either call real photos
+    # fake or miss most fake videos. None: validation had no photos, videos' threshold applies.
+    still_threshold: float | None = None
+    n_real_still: int = 0
 
     def probability(self, score: float) -> float:
         """Calibrated probability that a video with this score is fake."""
@@ -124,6 +130,18 @@ class Calibration:
 
     def is_fake(self, score: float) -> bool:
         return float(score) > self.threshold
+
+    def for_still(self) -> "Calibration":
+        """The operating point for a still photo: its own threshold, and the probability curve
+        shifted by the difference of the two thresholds, so a photo at its threshold gets the
+        probability a video gets at its own (decision and probability stay consistent).
+        Unchanged when validation had no photos."""
+        if self.still_threshold is None:
+            return self
+        d = self.threshold - self.still_threshold
+        return replace(self, threshold=self.still_threshold, b=self.b + self.a * d, x=[v - d for v in self.x],
+                       note=f"still photo: threshold above the highest of {self.n_real_still} validation real "
+                            f"photos (videos: {self.threshold:.4g}); " + self.note)
 
     @property
     def threshold_probability(self) -> float:
@@ -220,24 +238,34 @@ def operating_threshold(real_scores: Sequence[float], fake_scores: Sequence[floa
 
 def fit_calibration(video_scores: Sequence[float], labels: Sequence[int], target_fpr: float = TARGET_FPR, *,
                     method: str = "platt", pixel_threshold: float = PIXEL_THRESHOLD,
-                    track_quantile: float = TRACK_QUANTILE, min_threshold: float = MIN_THRESHOLD) -> Calibration:
+                    track_quantile: float = TRACK_QUANTILE, min_threshold: float = MIN_THRESHOLD,
+                    still: Sequence[bool] | None = None) -> Calibration:
     """Fit score -> probability on validation videos (label 1 = fake) and set the
     operating point for ``target_fpr`` on the validation reals.
 
     ``pixel_threshold``/``track_quantile`` must be the values the scores were
-    computed with; they are stored so analysis recomputes the same score.
+    computed with; they are stored so analysis recomputes the same score. ``still``
+    marks still photos among the inputs: the video threshold and the probability curve
+    are fitted on the videos, and real photos set a threshold of their own
+    (``Calibration.for_still``), never below the videos'.
     """
-    s = np.asarray(list(video_scores), dtype=np.float64)
-    y = np.asarray(list(labels), dtype=np.int64)
-    if s.shape != y.shape or s.ndim != 1:
+    s_all = np.asarray(list(video_scores), dtype=np.float64)
+    y_all = np.asarray(list(labels), dtype=np.int64)
+    if s_all.shape != y_all.shape or s_all.ndim != 1:
         raise ValueError("video_scores and labels must be 1-d and the same length")
-    if not set(np.unique(y)) <= {0, 1}:
+    st = np.zeros(s_all.shape, bool) if still is None else np.asarray(list(still), bool)
+    if st.shape != s_all.shape:
+        raise ValueError("still must mark every input")
+    if st.all() or not (y_all[~st] == 0).any():
+        st = np.zeros(s_all.shape, bool)  # no real videos: the photos are all there is to set one point
+    if not set(np.unique(y_all)) <= {0, 1}:
         raise ValueError("labels must be 0 (real) or 1 (fake)")
+    if not np.all(np.isfinite(s_all)):
+        raise ValueError("video scores must be finite")
+    s, y = s_all[~st], y_all[~st]
     n_real, n_fake = int((y == 0).sum()), int((y == 1).sum())
     if n_real == 0 or n_fake == 0:
         raise ValueError(f"calibration needs real and fake validation videos (got {n_real} real, {n_fake} fake)")
-    if not np.all(np.isfinite(s)):
-        raise ValueError("video scores must be finite")
     thr, small = operating_threshold(s[y == 0], s[y == 1], target_fpr=target_fpr, min_threshold=min_threshold)
     cal = Calibration(method=method, threshold=thr, target_fpr=float(target_fpr), pixel_threshold=pixel_threshold,
                       track_quantile=track_quantile, n_real=n_real, n_fake=n_fake, small_sample=small)
@@ -250,8 +278,16 @@ def fit_calibration(video_scores: Sequence[float], labels: Sequence[int], target
         cal.x, cal.y = _fit_isotonic(s, y)
     else:
         raise ValueError(f"unknown calibration method {method!r} (platt or isotonic)")
-    cal.val_fpr = float(np.mean(s[y == 0] > thr))
-    cal.val_tpr = float(np.mean(s[y == 1] > thr))
+    n_real_still = int((y_all[st] == 0).sum())
+    if n_real_still:
+        ts, _ = operating_threshold(s_all[st & (y_all == 0)], s_all[st & (y_all == 1)], target_fpr=target_fpr,
+                                    min_threshold=min_threshold)
+        cal.still_threshold, cal.n_real_still = max(ts, thr), n_real_still
+        cal.n_real += n_real_still
+        cal.n_fake += int((y_all[st] == 1).sum())
+    thr_of = np.where(st, cal.still_threshold if n_real_still else thr, thr)
+    cal.val_fpr = float(np.mean((s_all > thr_of)[y_all == 0]))
+    cal.val_tpr = float(np.mean((s_all > thr_of)[y_all == 1]))
     uninformative = method == "platt" and cal.a == 0.0
     warn = ("WARNING: on validation the score does not increase with fakeness (slope clamped to 0, "
             "probability = 1/2 everywhere); ") if uninformative else ""
@@ -260,6 +296,8 @@ def fit_calibration(video_scores: Sequence[float], labels: Sequence[int], target
                 f"{target_fpr:.0%} FPR quantile; the true FPR may be higher)")
     else:
         rule = f"threshold = validation real-score quantile for FPR <= {target_fpr:.2%} on {n_real} reals"
+    if n_real_still:
+        rule += f"; still photos: their own threshold, set on {n_real_still} validation real photos"
     cal.note = warn + rule
     return cal
 

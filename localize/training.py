@@ -731,9 +731,13 @@ def validate(model, val_ds, baseline, device, cfg: dict, use_amp: bool = False):
     model.train()
     m = metrics.compute()
     keys, scores, labels = metrics.video_scores()
+    from .video import is_image
+
+    stills = {cs.source.key for cs in val_ds.sets if is_image(cs.source.video)}
     cal: dict[str, Any] = {}
     try:
-        cal = fit_calibration(scores, labels, float(cfg["train"]["target_fpr"])).to_dict()
+        cal = fit_calibration(scores, labels, float(cfg["train"]["target_fpr"]),
+                              still=[k.split("#")[0] in stills for k in keys]).to_dict()
         cal["fitted_on"] = f"{len(keys)} validation videos ({int((labels == 0).sum())} real)"
     except ValueError as e:  # e.g. validation without a fake video
         log.warning("no calibration fitted: %s", e)

@@ -79,6 +79,7 @@ def test_carphone_faces_files_and_report(carphone_report, loc):
     assert v["decision"] == ("fake" if v["score"] > cal.threshold else "real")
     assert v["probability"] == pytest.approx(cal.probability(v["score"]), abs=1e-5)
     assert v["operating_point"]["threshold"] == cal.threshold and v["operating_point"]["target_fpr"] == 0.01
+    assert v["operating_point"]["applies_to"] == "videos"
     # key frames are the most suspicious frames, written as PNG, and listed
     scores = {fr["index"]: fr["score"] for fr in r["frames"] if fr["score"] is not None}
     assert r["key_frames"] and all((out / "frames" / f"{i}.png").exists() for i in r["key_frames"])
@@ -110,6 +111,28 @@ def test_image_input(loc, face_analyzer, tmp_path):
     assert rep.status == "ok" and rep.input["is_image"] and len(rep.frames) == 1
     assert rep.frames[0].faces and rep.decision in ("fake", "real")
     assert (tmp_path / "out" / "frames" / "0.png").exists()
+
+
+def test_photos_are_judged_by_their_own_operating_point(face_analyzer, tmp_path):
+    import torch
+
+    from localize.media import astronaut_image
+    from localize.model import ModelConfig, build_model, load_localizer, save_checkpoint
+    from localize.video import write_image
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(encoder="mobilenet_v2", input_size=64, decoder_channels=(32, 16, 16, 8, 8))
+    # videos: fake above 0.0 (everything); photos: fake only above 1.0 (nothing)
+    cal = D.fit_calibration([0.0, 0.0, 0.5, 1.0], [0, 1, 1, 0], still=[False, False, False, True])
+    cal.threshold = 0.0
+    save_checkpoint(tmp_path / "m.pt", build_model(cfg), cfg, model_id="still-test", calibration=cal.to_dict())
+    loc = load_localizer(tmp_path / "m.pt")
+    img = tmp_path / "astronaut.png"
+    write_image(img, astronaut_image())
+    rep = analyze_path(img, tmp_path / "out", localizer=loc, options=AnalyzeOptions(overlay=False), analyzer=face_analyzer)
+    op = rep.video["operating_point"]
+    assert op["applies_to"] == "still photos" and op["threshold"] == cal.still_threshold >= 1.0
+    assert rep.decision == "real" and "photos" in op["note"]
 
 
 def test_faceless_video_is_no_face(loc, face_analyzer, tmp_path):

@@ -135,3 +135,30 @@ def test_probability_does_not_inherit_the_validation_class_ratio():
     y = np.r_[np.zeros(4, int), np.ones(20, int)]
     cal = D.fit_calibration(s, y)
     assert abs(cal.probability(0.05) - 0.5) < 0.15  # not ~0.83, the fake share of this validation set
+
+
+def test_still_photos_get_their_own_operating_point():
+    # real videos up to 0.077, real photos up to 0.137 (sharp edges score higher), fake videos 0.05-0.18
+    scores = [0.03, 0.05, 0.077, 0.137, 0.11, 0.05, 0.09, 0.1, 0.12, 0.18]
+    labels = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+    still = [False, False, False, True, True, False, False, False, False, False]
+    one = D.fit_calibration(scores, labels)  # one threshold: the photos push it above most fakes
+    cal = D.fit_calibration(scores, labels, still=still)
+    assert one.threshold > 0.137 and one.val_tpr == pytest.approx(0.2)
+    assert 0.077 <= cal.threshold < 0.09 and cal.still_threshold > 0.137
+    assert cal.val_fpr == 0.0 and cal.val_tpr == pytest.approx(0.8)  # each real judged by its own kind's point
+    assert cal.n_real == 5 and cal.n_real_still == 2 and "photos" in cal.note
+    s = cal.for_still()
+    assert s.threshold == cal.still_threshold and s.is_fake(0.15) and not s.is_fake(0.137) and cal.is_fake(0.137)
+    # the photo curve is the video curve shifted: the same probability at either threshold
+    assert s.probability(s.threshold) == pytest.approx(cal.probability(cal.threshold))
+    assert s.probability(0.2) > s.probability(0.15)
+    back = D.Calibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+    assert back.still_threshold == cal.still_threshold and back.for_still().threshold == s.threshold
+    # no photos in validation: photos are judged like videos
+    assert one.for_still() is one and one.still_threshold is None
+    # only photos among the reals: they set the one operating point
+    only = D.fit_calibration([0.1, 0.2], [0, 1], still=[True, False])
+    assert only.still_threshold is None and only.threshold >= 0.1
+    with pytest.raises(ValueError, match="every input"):
+        D.fit_calibration(scores, labels, still=[True])
