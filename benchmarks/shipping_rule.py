@@ -11,7 +11,9 @@ Criteria (validation and non-held-out media only; held-out figures never enter):
    validation fake videos;
 3. validation frame AUC >= ``--min-val-frame-auc``;
 4. `localize analyze` calls none of the real videos/photos of reals/ and people/ fake except
-   those held out (``--held-out``, globs relative to ../shared/data).
+   those held out (``--held-out``, globs relative to ../shared/data);
+5. (addendum 4) the video operating point rests on at least ``--min-real-videos`` validation
+   real videos (a new like real lands above the highest of n with probability 1/(n+1)).
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ HELD_OUT = ("reals/talking_09.mp4", "reals/talking_10.mp4", "people/elon_musk/*"
 
 
 def verdict(meta: dict, calibration: dict, target: str, analyze: dict, *, min_val_tpr: float,
-            min_val_frame_auc: float, held_out: tuple[str, ...] = HELD_OUT) -> dict:
+            min_val_frame_auc: float, held_out: tuple[str, ...] = HELD_OUT, min_real_videos: int = 20) -> dict:
     """The rule on one candidate: each criterion with its measured value, and ``ship``."""
     from localize.targets import TARGETS
 
@@ -38,6 +40,7 @@ def verdict(meta: dict, calibration: dict, target: str, analyze: dict, *, min_va
     called_fake = sorted(k for k, v in checked.items() if v.get("decision") == "fake")
     val_fpr, val_tpr = calibration.get("val_fpr"), calibration.get("val_tpr")
     auc = metrics.get("frame_auc")
+    n_videos = int(calibration.get("n_real") or 0) - int(calibration.get("n_real_still") or 0)
     crit = {
         "1_analysis_presents_target": {"target": target, "pass": target in TARGETS},
         "2_operating_point": {"val_fpr": val_fpr, "val_tpr": val_tpr, "n_real": calibration.get("n_real"),
@@ -48,6 +51,7 @@ def verdict(meta: dict, calibration: dict, target: str, analyze: dict, *, min_va
                                    "pass": auc is not None and auc >= min_val_frame_auc},
         "4_no_non_held_out_real_called_fake": {"checked": len(checked), "called_fake": called_fake,
                                                "errors": errors, "pass": not called_fake and not errors},
+        "5_real_validation_videos": {"n": n_videos, "min": min_real_videos, "pass": n_videos >= min_real_videos},
     }
     return {"criteria": crit, "ship": all(c["pass"] for c in crit.values())}
 
@@ -58,6 +62,7 @@ def main() -> int:
     ap.add_argument("--analyze", required=True, help="benchmarks/analyze_shared.py output for this model")
     ap.add_argument("--min-val-tpr", type=float, default=0.25)
     ap.add_argument("--min-val-frame-auc", type=float, default=0.70)
+    ap.add_argument("--min-real-videos", type=int, default=20)
     ap.add_argument("--held-out", nargs="*", default=list(HELD_OUT))
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -72,7 +77,8 @@ def main() -> int:
               file=sys.stderr)
         return 2
     v = verdict(loc.meta, loc.calibration, loc.target, analyze, min_val_tpr=args.min_val_tpr,
-                min_val_frame_auc=args.min_val_frame_auc, held_out=tuple(args.held_out))
+                min_val_frame_auc=args.min_val_frame_auc, held_out=tuple(args.held_out),
+                min_real_videos=args.min_real_videos)
     v = {"model": args.model, "model_id": loc.model_id, "sha256": loc.sha256, **v}
     for k, c in v["criteria"].items():
         print(f"{'PASS' if c['pass'] else 'FAIL'} {k}: " + ", ".join(f"{a}={b}" for a, b in c.items() if a != "pass"))

@@ -293,11 +293,14 @@ def fit_calibration(video_scores: Sequence[float], labels: Sequence[int], target
             "probability = 1/2 everywhere); ") if uninformative else ""
     if small:
         rule = (f"threshold above the highest of {n_real} validation real scores (too few reals to estimate a "
-                f"{target_fpr:.0%} FPR quantile; the true FPR may be higher)")
+                f"{target_fpr:.0%} FPR quantile: a new real video like these scores above the highest of "
+                f"{n_real} with probability 1/{n_real + 1} = {1 / (n_real + 1):.0%}, unlike footage more often)")
     else:
         rule = f"threshold = validation real-score quantile for FPR <= {target_fpr:.2%} on {n_real} reals"
     if n_real_still:
-        rule += f"; still photos: their own threshold, set on {n_real_still} validation real photos"
+        rule += (f"; still photos: their own threshold, above the highest of {n_real_still} validation real "
+                 f"photos (a new real photo like these scores above it with probability up to "
+                 f"1/{n_real_still + 1} = {1 / (n_real_still + 1):.0%})")
     cal.note = warn + rule
     return cal
 

@@ -72,6 +72,7 @@ def test_small_sample_threshold_sits_above_highest_real():
     assert cal.threshold == pytest.approx((0.05 + 0.3) / 2)  # max margin to the lowest fake above
     assert cal.val_fpr == 0.0 and cal.val_tpr == pytest.approx(2 / 3)
     assert "highest" in cal.note
+    assert f"1/{cal.n_real + 1} = " in cal.note  # the chance a new real like these lands above: stated
     # no fake above the reals: highest real + margin, still above every real
     thr, small = D.operating_threshold([0.1, 0.2], [0.05])
     assert small and thr == pytest.approx(0.2 + D.MIN_MARGIN)
