@@ -556,6 +556,11 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         warns.append("the model carries no calibration: no probability or decision, only scores")
     elif cal.small_sample:
         warns.append(cal.note)
+        n = cal.n_real_still if info.is_image and cal.still_threshold is not None else cal.n_real - cal.n_real_still
+        if f"1/{n + 1} =" not in cal.note:  # models calibrated before the bound was stated
+            warns.append(f"the operating point rests on {n} validation real {'photos' if info.is_image else 'videos'}: "
+                         f"a new real one like them scores above the highest with probability 1/{n + 1} = "
+                         f"{1 / (n + 1):.0%}, unlike footage more often")
     if status == "no_face":
         warns.append("no face found in any analysed frame: nothing to decide")
 

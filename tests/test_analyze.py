@@ -80,6 +80,7 @@ def test_carphone_faces_files_and_report(carphone_report, loc):
     assert v["probability"] == pytest.approx(cal.probability(v["score"]), abs=1e-5)
     assert v["operating_point"]["threshold"] == cal.threshold and v["operating_point"]["target_fpr"] == 0.01
     assert v["operating_point"]["applies_to"] == "videos"
+    assert any("probability 1/4 = 25%" in w for w in r["warnings"])  # 3 validation reals: the FPR bound is stated
     # key frames are the most suspicious frames, written as PNG, and listed
     scores = {fr["index"]: fr["score"] for fr in r["frames"] if fr["score"] is not None}
     assert r["key_frames"] and all((out / "frames" / f"{i}.png").exists() for i in r["key_frames"])
