@@ -178,6 +178,7 @@ def test_viewer_uploads_real_fake_and_shows_the_result(chromium_playwright, live
             assert job["report"]["model"]["target"] == "mask"
             assert "forged-pixel probability" in page.inner_text("#heatmap-meaning")
             assert page.inner_text("#score-meaning") == "forged-area fraction"
+            assert "for videos" in page.inner_text("#operating-point")  # which operating point decided
 
             # heatmap opacity slider
             page.fill("#opacity", "35")

@@ -140,6 +140,7 @@ async function showResult(job) {
     : (decision === "uncalibrated" ? "— (model not calibrated)" : pct(num(pick(v, "probability"))));
   $("score").textContent = fmt(num(pick(v, "score")));
   const opBits = [];
+  const applies = pick(op, "applies_to"); if (applies) opBits.push("for " + applies);
   if (state.threshold !== null) opBits.push("threshold " + fmt(state.threshold));
   const tfpr = num(pick(op, "target_fpr")); if (tfpr !== null) opBits.push("target FPR " + pct(tfpr));
   const vfpr = num(pick(op, "val_fpr", "fpr")); if (vfpr !== null) opBits.push("validation FPR " + pct(vfpr));
