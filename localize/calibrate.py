@@ -58,6 +58,7 @@ def calibrate(model: str | Path, config: str | Path, out: str | Path | None = No
     from .decision import Calibration, fit_calibration
     from .fileio import atomic_path
     from .training import load_config
+    from .video import is_image
 
     model = Path(model)
     cfg = load_config(config)
@@ -82,15 +83,14 @@ def calibrate(model: str | Path, config: str | Path, out: str | Path | None = No
     for s, v in zip(vals, scores):
         if v is None:
             log.warning("%s: no face found, left out of the calibration", s.video)
-    from .video import is_image
-
     fpr = float(target_fpr if target_fpr is not None else cfg["train"]["target_fpr"])
     cal = fit_calibration([v for _, v in kept], [s.label for s, _ in kept], fpr,
                           pixel_threshold=old.pixel_threshold, track_quantile=old.track_quantile,
                           still=[is_image(s.video) for s, _ in kept]).to_dict()
     n_real = sum(1 for s, _ in kept if s.label == 0)
-    cal["fitted_on"] = (f"{len(kept)} validation videos ({n_real} real) scored by `localize analyze` "
-                        f"({frames} frames, {loc.backend} backend)")
+    n_photos = sum(1 for s, _ in kept if is_image(s.video))
+    cal["fitted_on"] = (f"{len(kept)} validation videos and photos ({n_real} real, {n_photos} photos) scored by "
+                        f"`localize analyze` ({frames} frames, {loc.backend} backend)")
     cal["videos"] = [{"video": str(s.video), "label": s.label, "score": v} for s, v in kept]
     if "calibration_training_loop" not in payload and payload.get("calibration"):
         payload["calibration_training_loop"] = payload["calibration"]

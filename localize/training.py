@@ -709,6 +709,7 @@ def validate(model, val_ds, baseline, device, cfg: dict, use_amp: bool = False):
     from torch.utils.data import DataLoader
 
     from .decision import fit_calibration
+    from .video import is_image
 
     lc = cfg["loss"]
     model.eval()
@@ -731,8 +732,6 @@ def validate(model, val_ds, baseline, device, cfg: dict, use_amp: bool = False):
     model.train()
     m = metrics.compute()
     keys, scores, labels = metrics.video_scores()
-    from .video import is_image
-
     stills = {cs.source.key for cs in val_ds.sets if is_image(cs.source.video)}
     cal: dict[str, Any] = {}
     try:

@@ -277,7 +277,14 @@ def test_calibrate_refits_the_operating_point_on_analysis_scores(forge_corpus, t
     from localize.decision import fit_calibration
     from localize.model import ModelConfig, build_model, load_localizer, save_checkpoint
 
+    from localize.media import astronaut_image
+    from localize.video import write_image
+
     cfg = ci_config(forge_corpus, tmp_path / "run", tmp_path / "cache")
+    (tmp_path / "photos").mkdir()
+    write_image(tmp_path / "photos" / "astronaut.png", astronaut_image())  # a real photo among the reals
+    cfg["data"]["sources"].append({"path": str(tmp_path / "photos"), "kind": "reals", "identity": "eileen_collins",
+                                   "split": "val", "photos": True})
     cfg_path = tmp_path / "cfg.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     vals = C.validation_sources(cfg)
@@ -288,8 +295,11 @@ def test_calibrate_refits_the_operating_point_on_analysis_scores(forge_corpus, t
     save_checkpoint(tmp_path / "m.pt", build_model(mcfg), mcfg, model_id="cal-test", calibration=loop_cal)
     cal = C.calibrate(tmp_path / "m.pt", cfg_path, tmp_path / "cal.pt", frames=4, backend="torch")
     assert "localize analyze" in cal["fitted_on"] and len(cal["videos"]) == len(vals)
-    reals = [v["score"] for v in cal["videos"] if v["label"] == 0]
+    reals = [v["score"] for v in cal["videos"] if v["label"] == 0 and not v["video"].endswith(".png")]
     assert reals and max(reals) <= cal["threshold"] and cal["val_fpr"] == 0.0
+    photo = [v["score"] for v in cal["videos"] if v["video"].endswith(".png")]
+    assert len(photo) == 1 and cal["n_real_still"] == 1 and cal["still_threshold"] >= max(photo[0], cal["threshold"])
+    assert "1 photos" in cal["fitted_on"]
     loc = load_localizer(tmp_path / "cal.pt")
     assert loc.calibration["threshold"] == cal["threshold"]
     assert loc.meta["calibration_training_loop"]["threshold"] == loop_cal["threshold"]
