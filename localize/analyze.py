@@ -465,16 +465,17 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                 for tid, fbox, cbox, detected, _ in faces:
                     p = probs[k]
                     s = D.frame_score(p, px_thr)
-                    region = suspected_region(p, target, px_thr)
+                    # a forged-pixel model's region is its thresholded map, whose share is the score
+                    region = None if target == "mask" else suspected_region(p, target, px_thr)
                     fr.faces.append(FaceResult(
                         track_id=tid, box=[round(float(v), 2) for v in fbox],
                         crop_box=[round(float(v), 2) for v in cbox], score=round(s, 6),
                         max_prob=round(float(p.max()), 6), mean_prob=round(float(p.mean()), 6),
                         frame_prob=None if fprobs is None else round(float(fprobs[k]), 6), detected=detected,
-                        region_fraction=round(float(region.mean()), 6)))
+                        region_fraction=round(s if region is None else float(region.mean()), 6)))
                     track_scores.setdefault(tid, []).append(s)
                     track_frames.setdefault(tid, []).append(idx)
-                    draws.append((p, cbox, fbox, tid, s, None if target == "mask" else region))
+                    draws.append((p, cbox, fbox, tid, s, region))
                     k += 1
                 if fr.faces:
                     fr.score = max(f.score for f in fr.faces)

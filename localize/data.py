@@ -35,6 +35,7 @@ CACHE_VERSION = 2  # bump when the cached arrays change meaning
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 SMOOTH_WINDOW = 5  # frames; the analysis smoothing window (faces.smooth_landmarks default)
 REAL, FAKE, BLEND = 0, 1, 2  # sample kinds: real crop, manipulated crop, self-blended real crop
+BLEND_KEY_SUFFIX = "#blend"  # validation video key of a real source's self-blends
 
 
 # ---------------------------------------------------------------- sources
@@ -697,9 +698,9 @@ class CropDataset:
         return self.plan[i % len(self.plan)][0]
 
     def video_of(self, i: int) -> str:
-        """Validation grouping for per-video scores: the source key (+ '#blend')."""
+        """Validation grouping for per-video scores: the source key (+ BLEND_KEY_SUFFIX)."""
         kind, si, _ = self.plan[i]
-        return self.sets[si].source.key + ("#blend" if kind == BLEND else "")
+        return self.sets[si].source.key + (BLEND_KEY_SUFFIX if kind == BLEND else "")
 
 
 class EpochSampler:

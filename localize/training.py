@@ -708,6 +708,7 @@ def validate(model, val_ds, baseline, device, cfg: dict, use_amp: bool = False):
     import torch
     from torch.utils.data import DataLoader
 
+    from . import data as D
     from .decision import fit_calibration
     from .video import is_image
 
@@ -736,8 +737,9 @@ def validate(model, val_ds, baseline, device, cfg: dict, use_amp: bool = False):
     cal: dict[str, Any] = {}
     try:
         cal = fit_calibration(scores, labels, float(cfg["train"]["target_fpr"]),
-                              still=[k.split("#")[0] in stills for k in keys]).to_dict()
-        cal["fitted_on"] = f"{len(keys)} validation videos ({int((labels == 0).sum())} real)"
+                              still=[k.removesuffix(D.BLEND_KEY_SUFFIX) in stills for k in keys]).to_dict()
+        cal["fitted_on"] = (f"{len(keys)} validation videos and photos ({int((labels == 0).sum())} real, "
+                            f"{len(stills)} photos)")
     except ValueError as e:  # e.g. validation without a fake video
         log.warning("no calibration fitted: %s", e)
     return m, cal
