@@ -6,6 +6,11 @@ onnxruntime), so a validation real whose training-loop score set the threshold c
 above it in analysis and be called fake. This step scores the model's validation videos
 exactly as `localize analyze` does and refits the calibration on those scores; the weights
 are untouched. Run it after packaging: ``localize calibrate MODEL --config CONFIG``.
+
+A newsroom can also set the operating point on its own verified footage
+(``--reals DIR [--fakes DIR]``): a threshold set above the highest of a handful of validation
+reals is the weakest part of a shipped model (a new real like them exceeds it with probability
+1/(n+1)), and real videos of the kind an analyst checks are what it should be set on.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import json
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .errors import InputError
 
@@ -30,8 +35,9 @@ def validation_sources(cfg: dict) -> list:
     return [s for s in sources if splits.get(s.identity) == "val"]
 
 
-def score_videos(paths: list[Path], localizer, frames: int = 32) -> list[float | None]:
-    """Video scores exactly as `localize analyze` computes them (None: no face found)."""
+def score_media(paths: list[Path], localizer, frames: int = 32) -> tuple[list[float | None], list[tuple[Path, InputError]]]:
+    """(scores, unreadable files with their errors): every file is tried, so one corrupt
+    video among hundreds of an analyst's reals is named with all the others at once."""
     from tqdm import tqdm
 
     from .analyze import AnalyzeOptions, analyze_path
@@ -40,31 +46,63 @@ def score_videos(paths: list[Path], localizer, frames: int = 32) -> list[float |
     fa = FaceAnalyzer()
     opts = AnalyzeOptions(count=frames, overlay=False, key_frames=0)
     scores: list[float | None] = []
+    bad: list[tuple[Path, InputError]] = []
     with tempfile.TemporaryDirectory() as td:
         for i, p in enumerate(tqdm(paths, desc="calibrate", unit="video")):
-            r = analyze_path(p, Path(td) / str(i), localizer=localizer, options=opts, analyzer=fa)
+            try:
+                r = analyze_path(p, Path(td) / str(i), localizer=localizer, options=opts, analyzer=fa)
+            except InputError as e:
+                bad.append((Path(p), e))
+                scores.append(None)
+                continue
             scores.append(r.score)
-    return scores
+    return scores, bad
 
 
-def calibrate(model: str | Path, config: str | Path, out: str | Path | None = None, *, frames: int = 32,
+def footage(paths: Sequence[str | Path], label: int) -> list[tuple[Path, int]]:
+    """(file, label) of every video and photo named: files, or folders searched recursively."""
+    from .data import sources_from_reals
+
+    out: list[tuple[Path, int]] = []
+    for p in paths:
+        found = sources_from_reals(p, photos=True)  # InputError naming a path that does not exist
+        if not found:
+            raise InputError(Path(p), "no videos or photos in this folder")
+        out += [(s.video, label) for s in found]
+    return out
+
+
+def calibrate(model: str | Path, config: str | Path | None = None, out: str | Path | None = None, *,
+              reals: Sequence[str | Path] = (), fakes: Sequence[str | Path] = (), frames: int = 32,
               backend: str = "auto", target_fpr: float | None = None) -> dict[str, Any]:
-    """Score the validation videos of ``config`` with ``model`` as analysis does, refit the
-    calibration, write the model (to ``out``, default in place) with the new calibration and
-    the previous one kept as ``calibration_training_loop``. Returns the new calibration."""
+    """Score videos with ``model`` as analysis does and refit its operating point; write the
+    model (to ``out``, default in place) with the new calibration, the one from training kept
+    as ``calibration_training_loop``. Returns the new calibration.
+
+    The videos: the validation videos of ``config`` and/or the analyst's own verified
+    ``reals`` (and ``fakes``), files or folders. With fakes among them the probability curve
+    is refitted too (:func:`decision.fit_calibration`); with reals only the threshold moves and
+    the model's curve is kept, shifted (:func:`decision.refit_on_reals`). Unreadable files
+    are all named in one InputError and nothing is written."""
     import torch
 
     from .analyze import open_localizer
-    from .decision import Calibration, fit_calibration
+    from .decision import Calibration, fit_calibration, refit_on_reals
     from .fileio import atomic_path
     from .training import load_config
     from .video import is_image
 
     model = Path(model)
-    cfg = load_config(config)
-    vals = validation_sources(cfg)
-    if not vals:
-        raise InputError(Path(config), "the config has no validation videos to calibrate on")
+    cfg = load_config(config) if config else None
+    items: list[tuple[Path, int]] = []
+    if cfg is not None:
+        vals = validation_sources(cfg)
+        if not vals and not reals:
+            raise InputError(Path(config), "the config has no validation videos to calibrate on")
+        items += [(s.video, s.label) for s in vals]
+    items += footage(reals, 0) + footage(fakes, 1)
+    if not items:
+        raise InputError(model, "nothing to calibrate on: give --config and/or --reals")
     if not model.exists():
         raise InputError(model, "model file not found")
     try:
@@ -74,24 +112,43 @@ def calibrate(model: str | Path, config: str | Path, out: str | Path | None = No
     if not isinstance(payload, dict) or "state_dict" not in payload:
         raise InputError(model, "not a localizer checkpoint (.pt) to calibrate")
     try:
-        old = Calibration.from_dict(payload.get("calibration"))
-    except ValueError:  # an uncalibrated checkpoint: the analysis defaults
-        old = Calibration()
+        old: Calibration | None = Calibration.from_dict(payload.get("calibration"))
+    except ValueError:  # an uncalibrated checkpoint
+        old = None
+    has_fakes = any(lab == 1 for _, lab in items)
+    if old is None and not has_fakes:
+        raise InputError(model, "the model has no probability curve to keep: give fake videos too (--fakes)")
     loc = open_localizer(model, backend)
-    scores = score_videos([s.video for s in vals], loc, frames)
-    kept = [(s, v) for s, v in zip(vals, scores) if v is not None]
-    for s, v in zip(vals, scores):
+    scores, bad = score_media([p for p, _ in items], loc, frames)
+    if bad:
+        for p, e in bad:
+            log.error("%s", e)
+        raise InputError(bad[0][0] if len(bad) == 1 else None,
+                         f"{len(bad)} of {len(items)} files could not be read (named above); fix or remove them "
+                         "and run again: nothing was written")
+    kept = [(p, lab, v) for (p, lab), v in zip(items, scores) if v is not None]
+    for (p, _), v in zip(items, scores):
         if v is None:
-            log.warning("%s: no face found, left out of the calibration", s.video)
-    fpr = float(target_fpr if target_fpr is not None else cfg["train"]["target_fpr"])
-    cal = fit_calibration([v for _, v in kept], [s.label for s, _ in kept], fpr,
-                          pixel_threshold=old.pixel_threshold, track_quantile=old.track_quantile,
-                          still=[is_image(s.video) for s, _ in kept]).to_dict()
-    n_real = sum(1 for s, _ in kept if s.label == 0)
-    n_photos = sum(1 for s, _ in kept if is_image(s.video))
-    cal["fitted_on"] = (f"{len(kept)} validation videos and photos ({n_real} real, {n_photos} photos) scored by "
+            log.warning("%s: no face found, left out of the calibration", p)
+    if not any(lab == 0 for _, lab, _ in kept):
+        raise InputError(None, "no real video with a face was scored: nothing to set an operating point on")
+    fpr = float(target_fpr if target_fpr is not None else (cfg["train"]["target_fpr"] if cfg else old.target_fpr))
+    still = [is_image(p) for p, _, _ in kept]
+    if has_fakes and any(lab == 1 for _, lab, _ in kept):
+        base = old or Calibration()
+        new = fit_calibration([v for _, _, v in kept], [lab for _, lab, _ in kept], fpr,
+                              pixel_threshold=base.pixel_threshold, track_quantile=base.track_quantile, still=still)
+    else:
+        new = refit_on_reals(old, [v for _, _, v in kept], still=still, target_fpr=fpr)
+    cal = new.to_dict()
+    n_real = sum(1 for _, lab, _ in kept if lab == 0)
+    n_photos = sum(still)
+    what = " and ".join(w for w in ((f"the validation videos of {config}" if cfg is not None else ""),
+                                   ("the analyst's own footage" if reals or fakes else "")) if w)
+    cal["fitted_on"] = (f"{len(kept)} videos and photos ({n_real} real, {n_photos} photos) from {what}, scored by "
                         f"`localize analyze` ({frames} frames, {loc.backend} backend)")
-    cal["videos"] = [{"video": str(s.video), "label": s.label, "score": v} for s, v in kept]
+    cal["videos"] = [{"video": str(p), "label": lab, "score": v} for p, lab, v in kept]
+    cal["no_face"] = [str(p) for (p, _), v in zip(items, scores) if v is None]
     if "calibration_training_loop" not in payload and payload.get("calibration"):
         payload["calibration_training_loop"] = payload["calibration"]
     payload["calibration"] = cal
@@ -103,16 +160,24 @@ def calibrate(model: str | Path, config: str | Path, out: str | Path | None = No
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="a localizer checkpoint (.pt), e.g. localize/weights/default.pt")
-    p.add_argument("--config", "-c", required=True, help="the training config whose validation videos to use")
+    p.add_argument("--config", "-c", help="the training config whose validation videos to use")
+    p.add_argument("--reals", nargs="+", default=[], metavar="PATH",
+                   help="your own verified real videos/photos (files or folders): the operating point is set on "
+                        "them; without --fakes the model's probability curve is kept")
+    p.add_argument("--fakes", nargs="+", default=[], metavar="PATH",
+                   help="known fake videos/photos: refit the probability curve too and measure the TPR")
     p.add_argument("--out", help="write the calibrated model here (default: in place)")
     p.add_argument("--frames", type=int, default=32, help="frames per video, as `localize analyze --frames`")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
-    p.add_argument("--target-fpr", type=float, help="default: the config's train.target_fpr")
+    p.add_argument("--target-fpr", type=float, help="default: the config's train.target_fpr, else the model's")
 
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    cal = calibrate(args.model, args.config, args.out, frames=args.frames, backend=args.backend,
-                    target_fpr=args.target_fpr)
-    print(json.dumps({k: cal[k] for k in ("threshold", "a", "b", "val_fpr", "val_tpr", "small_sample", "fitted_on")}))
+    if not args.config and not args.reals:
+        raise InputError(Path(args.model), "nothing to calibrate on: give --config and/or --reals")
+    cal = calibrate(args.model, args.config, args.out, reals=args.reals, fakes=args.fakes, frames=args.frames,
+                    backend=args.backend, target_fpr=args.target_fpr)
+    print(json.dumps({k: cal.get(k) for k in ("threshold", "still_threshold", "a", "b", "val_fpr", "val_tpr",
+                                              "small_sample", "note", "fitted_on")}))
     return 0

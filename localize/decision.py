@@ -305,6 +305,56 @@ def fit_calibration(video_scores: Sequence[float], labels: Sequence[int], target
     return cal
 
 
+def refit_on_reals(cal: Calibration, real_scores: Sequence[float], *, still: Sequence[bool] | None = None,
+                   target_fpr: float | None = None, min_threshold: float = MIN_THRESHOLD) -> Calibration:
+    """A new operating point set on real footage alone (an analyst's own verified videos and
+    photos), keeping ``cal``'s probability curve.
+
+    Why: the threshold is the part of a calibration that a handful of validation reals sets
+    worst (with n reals a new real like them exceeds the highest with probability 1/(n+1)),
+    and a newsroom has many verified real videos of the kind it checks. A probability curve
+    needs fakes too, so without them the old curve is shifted by the change of threshold:
+    the probability at the new threshold is the one the old threshold had, and decision and
+    probability stay consistent (as :meth:`Calibration.for_still`). The TPR at the new point
+    is unknown (``val_tpr`` None) unless fakes are scored: then use :func:`fit_calibration`.
+    """
+    s_all = np.asarray(list(real_scores), dtype=np.float64)
+    st = np.zeros(s_all.shape, bool) if still is None else np.asarray(list(still), bool)
+    if s_all.ndim != 1 or st.shape != s_all.shape:
+        raise ValueError("real_scores must be 1-d and still must mark every input")
+    if not np.all(np.isfinite(s_all)):
+        raise ValueError("scores must be finite")
+    if not (~st).any():
+        raise ValueError("setting an operating point needs at least one real video (photos alone set only "
+                         "the photos' point)")
+    fpr = float(cal.target_fpr if target_fpr is None else target_fpr)
+    thr, small = operating_threshold(s_all[~st], target_fpr=fpr, min_threshold=min_threshold)
+    d = thr - cal.threshold
+    new = replace(cal, threshold=thr, b=cal.b - cal.a * d, x=[v + d for v in cal.x], target_fpr=fpr,
+                  n_real=int((~st).sum()), n_fake=0, small_sample=small, val_tpr=float("nan"),
+                  n_real_still=int(st.sum()))
+    if st.any():
+        ts, _ = operating_threshold(s_all[st], target_fpr=fpr, min_threshold=min_threshold)
+        new.still_threshold = max(ts, thr)
+        new.n_real += int(st.sum())
+    elif cal.still_threshold is not None:  # no photos given: the photos' point stays, never below the videos'
+        new.still_threshold = max(cal.still_threshold, thr)
+        new.n_real_still = cal.n_real_still
+    thr_of = np.where(st, new.still_threshold if st.any() else thr, thr)
+    new.val_fpr = float(np.mean(s_all > thr_of))
+    n = int((~st).sum())
+    if small:
+        rule = (f"threshold above the highest of {n} real videos (too few to estimate a {fpr:.0%} FPR quantile: a "
+                f"new real video like these scores above the highest of {n} with probability 1/{n + 1} = "
+                f"{1 / (n + 1):.0%})")
+    else:
+        rule = f"threshold = real-score quantile for FPR <= {fpr:.2%} on {n} real videos"
+    if st.any():
+        rule += f"; still photos: their own threshold, above the highest of {int(st.sum())} real photos"
+    new.note = rule + "; set on real footage only (TPR at this point unknown), probability curve kept (shifted)"
+    return new
+
+
 def log_loss(probs: Sequence[float], labels: Sequence[int], eps: float = 1e-15) -> float:
     """Binary log loss as DFDC scored it (probabilities clipped to [eps, 1 - eps])."""
     p = np.clip(np.asarray(list(probs), np.float64), eps, 1 - eps)

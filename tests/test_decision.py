@@ -163,3 +163,28 @@ def test_still_photos_get_their_own_operating_point():
     assert only.still_threshold is None and only.threshold >= 0.1
     with pytest.raises(ValueError, match="every input"):
         D.fit_calibration(scores, labels, still=[True])
+
+
+def test_operating_point_refitted_on_an_analysts_own_reals():
+    """`localize calibrate --reals`: the threshold moves onto the analyst's real footage, the
+    probability curve is kept (shifted), and the report does not claim a TPR it never measured."""
+    old = D.fit_calibration([0.02, 0.04, 0.06, 0.3, 0.5], [0, 0, 0, 1, 1],
+                            still=[False, False, True, False, False])
+    rng = np.random.default_rng(0)
+    reals = list(rng.uniform(0.0, 0.2, 150))
+    new = D.refit_on_reals(old, reals)
+    # 150 reals: k = 1 may exceed at 1 % -> the second highest score, no longer "above the highest"
+    assert not new.small_sample and new.threshold == pytest.approx(sorted(reals)[-2])
+    assert new.val_fpr == pytest.approx(1 / 150) and math.isnan(new.val_tpr) and new.n_fake == 0
+    assert new.probability(new.threshold) == pytest.approx(old.probability(old.threshold))
+    assert new.a == old.a and "TPR at this point unknown" in new.note
+    assert new.to_dict()["val_tpr"] is None
+    # no photos given: the photos' own point stays, never below the new video threshold
+    assert new.still_threshold == max(old.still_threshold, new.threshold)
+    few = D.refit_on_reals(old, [0.01, 0.03, 0.2], still=[False, False, True])
+    assert few.small_sample and few.threshold > 0.03 and few.still_threshold > 0.2 and few.val_fpr == 0.0
+    assert few.n_real == 3 and few.n_real_still == 1 and "1/3" in few.note
+    with pytest.raises(ValueError, match="at least one real video"):
+        D.refit_on_reals(old, [0.2], still=[True])
+    with pytest.raises(ValueError, match="finite"):
+        D.refit_on_reals(old, [float("nan")])

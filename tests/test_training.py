@@ -314,3 +314,62 @@ def test_calibrate_refits_the_operating_point_on_analysis_scores(forge_corpus, t
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     assert cli_main(["calibrate", str(tmp_path / "junk.pt"), "-c", str(cfg_path), "--out", str(tmp_path / "x.pt")]) == 2
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_calibrate_on_an_analysts_own_footage(forge_corpus, tmp_path, capsys):
+    """`localize calibrate MODEL --reals DIR [--fakes DIR]`: the operating point set on the
+    analyst's verified footage (no training config needed); reals alone keep the model's curve;
+    unreadable files are all named and nothing is written."""
+    import shutil
+
+    import torch
+
+    from localize import calibrate as C
+    from localize.cli import main as cli_main
+    from localize.decision import Calibration, fit_calibration
+    from localize.media import astronaut_image
+    from localize.model import ModelConfig, build_model, save_checkpoint
+    from localize.video import write_image
+
+    reals, fakes = tmp_path / "reals", tmp_path / "fakes"
+    (reals / "clips").mkdir(parents=True)
+    fakes.mkdir()
+    for v in sorted((forge_corpus / "original_sequences").rglob("c23/videos/*.mp4"))[:2]:
+        shutil.copy(v, reals / "clips" / v.name)
+    write_image(reals / "astronaut.png", astronaut_image())
+    fake = sorted((forge_corpus / "manipulated_sequences").rglob("c23/videos/*.mp4"))[0]
+    shutil.copy(fake, fakes / fake.name)
+    torch.manual_seed(0)
+    mcfg = ModelConfig(encoder="mobilenet_v2", input_size=64, encoder_depth=3, decoder_channels=(16, 8, 8))
+    old = fit_calibration([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1])
+    save_checkpoint(tmp_path / "m.pt", build_model(mcfg), mcfg, model_id="own-footage", calibration=old.to_dict())
+
+    cal = C.calibrate(tmp_path / "m.pt", None, tmp_path / "own.pt", reals=[reals], frames=4, backend="torch")
+    vids = [v for v in cal["videos"] if v["video"].endswith(".mp4")]
+    assert len(vids) == 2 and len(cal["videos"]) == 3 and all(v["label"] == 0 for v in cal["videos"])
+    assert cal["threshold"] > max(v["score"] for v in vids) and cal["val_fpr"] == 0.0 and cal["val_tpr"] is None
+    assert cal["n_real_still"] == 1 and cal["still_threshold"] >= cal["threshold"]
+    new = Calibration.from_dict(cal)
+    assert new.probability(new.threshold) == pytest.approx(old.probability(old.threshold))
+    assert "own footage" in cal["fitted_on"] and "TPR at this point unknown" in cal["note"]
+    written = torch.load(tmp_path / "own.pt", weights_only=False)
+    assert written["calibration_training_loop"]["threshold"] == old.threshold
+    # with known fakes the curve is refitted and the TPR measured
+    both = C.calibrate(tmp_path / "m.pt", None, tmp_path / "both.pt", reals=[reals / "clips"], fakes=[fakes],
+                       frames=4, backend="torch")
+    assert both["n_fake"] == 1 and both["val_tpr"] is not None
+    # bad input: a corrupt clip among the reals, a wrong path, nothing to calibrate on, no curve to keep
+    (reals / "clips" / "broken.mp4").write_bytes(b"\x00" * 64)
+    out = tmp_path / "never.pt"
+    assert cli_main(["calibrate", str(tmp_path / "m.pt"), "--reals", str(reals), "--out", str(out),
+                     "--frames", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "broken.mp4" in err and "nothing was written" in err and not out.exists()
+    assert cli_main(["calibrate", str(tmp_path / "m.pt"), "--reals", str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert "nope: no such file" in capsys.readouterr().err
+    assert cli_main(["calibrate", str(tmp_path / "m.pt"), "--out", str(out)]) == 2
+    assert "give --config and/or --reals" in capsys.readouterr().err
+    save_checkpoint(tmp_path / "u.pt", build_model(mcfg), mcfg, model_id="uncal")
+    assert cli_main(["calibrate", str(tmp_path / "u.pt"), "--reals", str(reals / "clips" / vids[0]["video"].split("/")[-1]),
+                     "--out", str(out)]) == 2
+    assert "--fakes" in capsys.readouterr().err and not out.exists()
