@@ -54,13 +54,15 @@ class VideoSource:
     dataset: str = ""
 
     def describe(self) -> dict[str, Any]:
-        """Identity of the source for cache keys and manifests (paths, sizes, mtimes)."""
+        """Identity of the source for cache keys and manifests (paths and content fingerprints:
+        a re-provisioned copy with new mtimes keeps its crops, a changed file gets new ones)."""
+        from .fileio import fingerprint
+
         d = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
         for name in ("video", "mask", "track_video"):
             p = getattr(self, name)
-            if p is not None and Path(p).exists():
-                st = Path(p).stat()
-                d[name + "_stat"] = [st.st_size, st.st_mtime_ns]
+            if p is not None and Path(p).is_file():
+                d[name + "_fp"] = fingerprint(p)
         return d
 
 

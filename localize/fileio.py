@@ -6,6 +6,7 @@ place, so an interrupted run never leaves a partial file behind.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -104,6 +105,28 @@ def sha256_file(path: str | Path, limit: int | None = None) -> str:
                 if remaining <= 0:
                     break
     return h.hexdigest()
+
+
+def fingerprint(path: str | Path, edge: int = 1 << 20) -> str:
+    """Content fingerprint of a media file: its size and the sha256 of its first and last
+    ``edge`` bytes. Why not the mtime: a copied or re-provisioned dataset keeps its content
+    but not its mtimes, and cache keys and manifest hashes must follow the content; why not
+    the whole file: an FF++ copy is hundreds of GB (a re-encode changes size and header)."""
+    st = os.stat(path)
+    return _fingerprint(str(path), st.st_size, st.st_mtime_ns, edge)
+
+
+@functools.lru_cache(maxsize=65536)
+def _fingerprint(path: str, size: int, mtime_ns: int, edge: int) -> str:  # mtime only keys the memo
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        h.update(f.read(edge))
+        if size > 2 * edge:
+            f.seek(size - edge)
+            h.update(f.read(edge))
+        elif size > edge:
+            h.update(f.read())
+    return f"{size}:{h.hexdigest()[:32]}"
 
 
 def versions() -> dict[str, str]:

@@ -139,6 +139,26 @@ def test_crop_cache_follows_the_crop_rule_and_is_reused(tiny_sets, face_analyzer
     assert D.manifest_hash(sources, other) != D.manifest_hash(sources, SMALL)
 
 
+def test_cache_keys_follow_content_not_mtimes(tmp_path):
+    """A re-provisioned or copied dataset (same bytes, new mtimes) keeps its crops and its
+    manifest hash; a changed file gets new ones."""
+    import os
+    import shutil
+
+    from localize.media import carphone_path
+
+    v = tmp_path / "a.mp4"
+    shutil.copy(carphone_path(), v)
+    src = D.VideoSource(key="x/a", video=v, label=0, identity="a")
+    key, mh = D.entry_key(src, SMALL), D.manifest_hash([src], SMALL)
+    os.utime(v, ns=(1, 1))
+    assert D.entry_key(src, SMALL) == key and D.manifest_hash([src], SMALL) == mh
+    data = bytearray(v.read_bytes())
+    data[-10] ^= 0xFF  # a change near the end, where a truncated or re-muxed file differs
+    v.write_bytes(bytes(data))
+    assert D.entry_key(src, SMALL) != key and D.manifest_hash([src], SMALL) != mh
+
+
 def test_manifest_sources(tiny_ffpp, tmp_path):
     rows = []
     for fake in sorted((tiny_ffpp / "manipulated_sequences/Synth/c23/videos").glob("*.mp4")):
