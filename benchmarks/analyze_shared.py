@@ -60,6 +60,8 @@ def main() -> int:
                 r = analyze_path(p, Path(td) / "r", localizer=loc, options=opts, analyzer=fa)
             results[key] = {"status": r.status, "decision": r.decision, "score": r.score,
                             "probability": r.probability, "tracks": len(r.tracks),
+                            "marginal": (r.video.get("stability") or {}).get("marginal"),
+                            "score_interval": (r.video.get("stability") or {}).get("score_interval"),
                             "frames_with_face": r.input["frames_with_face"],
                             "seconds": round(time.perf_counter() - t0, 2)}
         except InputError as e:
@@ -85,11 +87,13 @@ def main() -> int:
            "n_pairs": len(pair_rows), "reals": real_rows, "n_reals": len(real_rows),
            "reals_called_fake": fps, "pair_originals_called_fake": fps_orig, "note": args.note,
            "fakes_detected": sum(r["manipulated_decision"] == "fake" for r in pair_rows),
+           "reals_called_fake_marginal": [k for k in fps if real_rows[k].get("marginal")],
+           "marginal": sorted(k for k, v in results.items() if v.get("marginal")),
            "versions": versions()}
     write_json(args.out, out)
     print(f"pairs ordered (fake > original): {out['pairs_ordered']}/{out['n_pairs']}; fakes called fake: "
           f"{out['fakes_detected']}/{out['n_pairs']}; reals called fake: {len(fps)}/{len(real_rows)} {fps}; "
-          f"pair originals called fake: {fps_orig}\n"
+          f"pair originals called fake: {fps_orig}; marginal decisions: {out['marginal']}\n"
           f"wrote {args.out}")
     return 0
 

@@ -540,6 +540,9 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         decision, prob = "uncalibrated", None
     else:
         decision, prob = ("fake" if cal.is_fake(score) else "real"), round(cal.probability(score), 6)
+    stability = None
+    if score is not None and cal is not None:
+        stability = D.decision_stability([track_scores[t] for t in sorted(used)], cal.threshold, q)
     op = None
     if cal is not None:
         op = {"applies_to": "still photos" if info.is_image and cal.still_threshold is not None else "videos",
@@ -564,6 +567,12 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                          f"{1 / (n + 1):.0%}, unlike footage more often")
     if status == "no_face":
         warns.append("no face found in any analysed frame: nothing to decide")
+    if stability and stability["marginal"]:
+        lo, hi = stability["score_interval"]
+        warns.append(f"marginal decision: other frames of this video could give the other one (score {score:.4g}, "
+                     f"{stability['interval_level']:.0%} resampling interval {lo:.4g}-{hi:.4g} around the threshold "
+                     f"{cal.threshold:.4g}; {stability['decision_agreement']:.0%} of resamplings agree): analyse more "
+                     "frames (--frames, --every) and do not act on this decision alone")
 
     # Files.
     report_progress("write", 0, 1)
@@ -607,7 +616,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                "is_image": info.is_image, "frames_requested": len(indices), "frames_analyzed": len(frames_out),
                "frames_with_face": n_face_frames},
         video={"status": status, "decision": decision, "score": None if score is None else round(score, 6),
-               "probability": prob, "calibrated": cal is not None, "operating_point": op,
+               "probability": prob, "calibrated": cal is not None, "operating_point": op, "stability": stability,
                "n_tracks": len(tracks_out), "deciding_tracks": sorted(used),
                "fake_tracks": [t.track_id for t in tracks_out if t.fake and t.used_in_decision]},
         model={"id": localizer.model_id, "sha256": localizer.sha256, "path": str(localizer.path),
@@ -621,6 +630,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
               "track_quantile": q,
               "video_score": f"max over tracks with >= {opts.min_track_frames} frames (or the longest tracks)",
               "decision": "fake iff video score > operating_point.threshold",
+              "stability": "video.stability: the score's interval over block-bootstrap resamplings of the analysed "
+                           "frames (decision.decision_stability); marginal when it straddles the threshold",
               "crop": "crop_box(landmark_box(68 landmarks averaged over a window of smooth_window frames), 1.3), "
                       "square, resized to input_size (the training crop rule, localize.data)"},
         options=dataclasses.asdict(opts) | {"detect_every_used": detect_every},
@@ -869,7 +880,7 @@ def run(args) -> int:
         folder = out / name
         t0 = time.perf_counter()
         row = {"input": str(src), "name": src.name, "folder": name, "status": "error", "decision": "",
-               "probability": "", "score": "", "threshold": "", "frames_analyzed": "", "frames_with_face": "",
+               "probability": "", "score": "", "threshold": "", "marginal": "", "frames_analyzed": "", "frames_with_face": "",
                "tracks": "", "seconds": "", "error": ""}
         try:
             old = _resumable(folder, src, loc, opts) if args.resume else None
@@ -883,6 +894,7 @@ def run(args) -> int:
             op = v.get("operating_point") or {}
             row.update(status=rep["status"], decision=v["decision"], probability=_fmt(v["probability"]),
                        score=_fmt(v["score"]), threshold=_fmt(op.get("threshold")),
+                       marginal="" if not v.get("stability") else str(v["stability"]["marginal"]).lower(),
                        frames_analyzed=rep["input"]["frames_analyzed"],
                        frames_with_face=rep["input"]["frames_with_face"], tracks=v["n_tracks"])
         except InputError as e:

@@ -24,6 +24,10 @@ means the same thing at analysis time):
    chosen on the score, not on the probability, so it does not depend on the
    calibration model.
 
+6. **Stability** (reported, not part of the decision): the video score's interval over
+   block-bootstrap resamplings of the analysed frames (:func:`decision_stability`); a
+   decision whose interval straddles the threshold is flagged ``marginal``.
+
 Small samples: with ``n_real`` real validation videos the empirical FPR moves in
 steps of ``1/n_real``, so ``k = floor(target_fpr * n_real)`` reals may exceed the
 threshold. When ``k == 0`` (fewer than 100 reals at 1 %) no real may exceed it:
@@ -81,6 +85,53 @@ def aggregate_video(track_scores: Sequence[float]) -> float:
     if not s:
         raise ValueError("no track scores: a video without faces has status no_face, not a score")
     return max(s)
+
+
+def score_resamples(track_scores: Sequence[Sequence[float]], q: float = TRACK_QUANTILE, *, n_boot: int = 1000,
+                    seed: int = 0) -> np.ndarray:
+    """Video scores of ``n_boot`` resamplings of the analysed frames: how much the score owes
+    to which frames happened to be sampled.
+
+    Each track's frame scores (in frame order) are resampled by a circular block bootstrap
+    (blocks of ~n^(1/3) consecutive frames, since neighbouring frames are alike and a plain
+    bootstrap would understate the spread), scored by the same order statistic, and the max
+    over tracks taken, as :func:`aggregate_video`. A one-frame track (a photo) does not vary.
+    Seeded, so a report is reproducible."""
+    rng = np.random.default_rng(seed)
+    out = np.full(n_boot, -np.inf)
+    for scores in track_scores:
+        x = np.asarray(list(scores), dtype=np.float64)
+        n = x.size
+        if n == 0:
+            continue
+        if n == 1:
+            out = np.maximum(out, x[0])
+            continue
+        b = max(1, int(round(n ** (1 / 3))))
+        nb = -(-n // b)
+        starts = rng.integers(0, n, size=(n_boot, nb))
+        idx = ((starts[:, :, None] + np.arange(b)) % n).reshape(n_boot, -1)[:, :n]
+        out = np.maximum(out, np.quantile(x[idx], q, axis=1, method="lower"))
+    if not np.isfinite(out).all():
+        raise ValueError("no track scores to resample")
+    return out
+
+
+def decision_stability(track_scores: Sequence[Sequence[float]], threshold: float, q: float = TRACK_QUANTILE, *,
+                       level: float = 0.9, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """The video score's frame-sampling interval and how often its decision survives resampling.
+
+    ``marginal``: the central ``level`` interval of the resampled scores straddles the threshold,
+    i.e. other frames of the same video could well have given the other decision. A decision
+    by a hair (a real video at 0.447 against 0.446) is then flagged instead of presented as
+    firm; the decision itself is unchanged (the operating point is what was calibrated)."""
+    r = score_resamples(track_scores, q, n_boot=n_boot, seed=seed)
+    lo, hi = np.quantile(r, [(1 - level) / 2, (1 + level) / 2])
+    point = aggregate_video([aggregate_track(t, q) for t in track_scores if len(t)])
+    fake = point > threshold
+    return {"score_interval": [round(float(lo), 6), round(float(hi), 6)], "interval_level": level,
+            "decision_agreement": round(float(np.mean((r > threshold) == fake)), 4),
+            "marginal": bool(lo <= threshold < hi), "resamples": n_boot}
 
 
 def _sigmoid(z: np.ndarray | float) -> np.ndarray | float:

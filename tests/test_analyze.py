@@ -81,6 +81,13 @@ def test_carphone_faces_files_and_report(carphone_report, loc):
     assert v["operating_point"]["threshold"] == cal.threshold and v["operating_point"]["target_fpr"] == 0.01
     assert v["operating_point"]["applies_to"] == "videos"
     assert any("probability 1/4 = 25%" in w for w in r["warnings"])  # 3 validation reals: the FPR bound is stated
+    # how firmly the frames decide: the score's resampling interval around the point score
+    st = v["stability"]
+    used_scores = [t["frame_scores"] for t in r["tracks"] if t["used_in_decision"]]
+    again = D.decision_stability(used_scores, cal.threshold, D.TRACK_QUANTILE)  # from the stored (rounded) scores
+    assert st["score_interval"] == pytest.approx(again["score_interval"], abs=1e-5) and st["resamples"] == 1000
+    assert st["score_interval"][0] <= v["score"] <= st["score_interval"][1]
+    assert any(w.startswith("marginal decision") for w in r["warnings"]) == st["marginal"]
     # key frames are the most suspicious frames, written as PNG, and listed
     scores = {fr["index"]: fr["score"] for fr in r["frames"] if fr["score"] is not None}
     assert r["key_frames"] and all((out / "frames" / f"{i}.png").exists() for i in r["key_frames"])
@@ -246,6 +253,7 @@ def test_cli_many_inputs_with_errors(ckpt, carphone, tmp_path, capsys, monkeypat
     rows = list(csv.DictReader(open(out / "summary.csv")))
     assert [r["status"] for r in rows] == ["error", "ok", "error", "error", "error", "error"]
     assert rows[1]["decision"] in ("fake", "real") and rows[0]["error"]
+    assert rows[1]["marginal"] in ("true", "false") and rows[0]["marginal"] == ""
     sub = dfdc.read_text().splitlines()
     assert sub[0] == "filename,label" and len(sub) == 2 and sub[1].startswith("carphone_pristine.mp4,")
     m = json.loads((out / "metrics.json").read_text())

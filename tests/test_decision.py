@@ -188,3 +188,26 @@ def test_operating_point_refitted_on_an_analysts_own_reals():
         D.refit_on_reals(old, [0.2], still=[True])
     with pytest.raises(ValueError, match="finite"):
         D.refit_on_reals(old, [float("nan")])
+
+
+def test_decision_stability_flags_a_decision_by_a_hair():
+    """A video score resampled over its frames: a score far from the threshold is firm, one
+    within the frames' spread is marginal; photos (one frame) do not vary; seeded."""
+    rng = np.random.default_rng(1)
+    track = list(np.clip(rng.normal(0.44, 0.03, 32), 0, 1))
+    point = D.aggregate_video([D.aggregate_track(track)])
+    near = D.decision_stability([track], point - 0.001)
+    assert near["marginal"] and 0.0 < near["decision_agreement"] < 1.0
+    lo, hi = near["score_interval"]
+    assert lo < point - 0.001 < hi and lo <= point <= hi
+    far = D.decision_stability([track], 0.9)
+    assert not far["marginal"] and far["decision_agreement"] == 1.0
+    assert D.decision_stability([track], point - 0.001) == near  # reproducible
+    # the video score is the max over tracks, so is every resample
+    low = [0.01] * 20
+    r2 = D.score_resamples([track, low])
+    assert np.allclose(r2, D.score_resamples([track])) and r2.shape == (1000,)
+    photo = D.decision_stability([[0.3]], 0.2999)
+    assert photo["score_interval"] == [0.3, 0.3] and not photo["marginal"] and photo["decision_agreement"] == 1.0
+    with pytest.raises(ValueError, match="no track"):
+        D.score_resamples([[]])

@@ -140,6 +140,12 @@ def test_viewer_uploads_real_fake_and_shows_the_result(chromium_playwright, live
             assert page.inner_text("#probability").strip() == f"{100 * video_r['probability']:.1f}%"
             op = page.inner_text("#operating-point")
             assert f"threshold {video_r['operating_point']['threshold']:.3f}" in op and "target FPR 1.0%" in op
+            # how firmly the frames decide (report.video.stability)
+            stab = video_r["stability"]
+            lo, hi = stab["score_interval"]
+            assert f"{lo:.3f}–{hi:.3f}" in page.inner_text("#stability")
+            assert page.get_attribute("#verdict", "data-marginal") == str(stab["marginal"]).lower()
+            assert page.inner_text("#stability").startswith("Marginal" if stab["marginal"] else "Firm")
 
             # the overlay video really decodes in the browser (H.264) and has the report's size
             page.wait_for_function("() => document.getElementById('overlay').readyState >= 2", timeout=20_000)

@@ -139,6 +139,18 @@ async function showResult(job) {
   $("probability").textContent = status === "no_face" ? "— (no face found)"
     : (decision === "uncalibrated" ? "— (model not calibrated)" : pct(num(pick(v, "probability"))));
   $("score").textContent = fmt(num(pick(v, "score")));
+  // How firmly the frames decide: the score's interval over resamplings of the analysed frames
+  // (report.video.stability, decision.decision_stability); a marginal decision is flagged.
+  const stab = pick(v, "stability") || {};
+  const iv = Array.isArray(stab.score_interval) ? stab.score_interval.map(Number) : null;
+  const marginal = stab.marginal === true;
+  verdict.dataset.marginal = marginal ? "true" : "false";
+  $("stability").dataset.marginal = marginal ? "true" : "false";
+  $("stability").textContent = !iv ? "" : (marginal
+    ? "Marginal: other frames of this video could give the other decision (score " + fmt(iv[0]) + "–" + fmt(iv[1]) +
+      " over frame resamplings, threshold " + fmt(state.threshold) + "). Do not act on this decision alone."
+    : "Firm: " + pct(num(stab.decision_agreement)) + " of frame resamplings agree (score " + fmt(iv[0]) + "–" +
+      fmt(iv[1]) + ")");
   const opBits = [];
   const applies = pick(op, "applies_to"); if (applies) opBits.push("for " + applies);
   if (state.threshold !== null) opBits.push("threshold " + fmt(state.threshold));
