@@ -3,7 +3,8 @@
 
 Steps (each reuses the library, nothing is special-cased for the demo):
 forge the built-in corpus -> derive masks from its pairs and check them against the
-exact masks -> train a CI-sized localizer -> export it to ONNX -> analyze a held-out
+exact masks -> train a CI-sized localizer -> export it to ONNX -> set its operating point on
+real footage (training-split originals, `localize calibrate --reals`) -> analyze a held-out
 real and fake video with the shipped model -> serve the model over HTTP and analyze a
 clip through the API -> evaluate mask-based vs zero-shot detection -> ``index.html``.
 
@@ -132,6 +133,29 @@ def step_export(out: Path) -> Step:
                 links={"ONNX model": _rel(onnx_path, out)})
 
 
+def step_calibrate(out: Path) -> Step:
+    """The demo model's operating point set on real footage (`localize calibrate --reals`): the
+    corpus's training-split real originals, never the videos the analyze step judges."""
+    import torch
+
+    from masks.pairs import find_pairs
+
+    from .calibrate import calibrate
+    from .decision import Calibration
+
+    analyzed = set(_test_videos(out))
+    reals = sorted({Path(p.original) for p in find_pairs(out / "corpus")
+                    if p.compression == "c23" and p.split == "train"} - analyzed)
+    if not reals:
+        raise InputError(out / "corpus", "the demo corpus has no training-split real videos to calibrate on")
+    src, dst = out / "model" / "best.pt", out / "model" / "calibrated_on_reals.pt"
+    before = Calibration.from_dict(torch.load(src, map_location="cpu", weights_only=False)["calibration"]).threshold
+    cal = calibrate(src, None, dst, reals=reals, frames=16)
+    return Step("calibrate", summary={"real videos": len(cal["videos"]), "threshold from training": round(before, 4),
+                                      "threshold on these reals": round(cal["threshold"], 4), "note": cal["note"]},
+                links={"calibrated model": _rel(dst, out)})
+
+
 def _test_videos(out: Path) -> tuple[Path, Path]:
     """A held-out (test split) real video and a fake of it from the demo corpus."""
     from masks.pairs import find_pairs
@@ -158,6 +182,7 @@ def step_analyze(out: Path) -> Step:
         d = rep.to_dict()
         v = d.get("video", d)
         summary[label] = {k: v.get(k) for k in ("status", "score", "probability", "decision") if k in v}
+        summary[label]["marginal"] = (v.get("stability") or {}).get("marginal")
         for name in ("overlay.mp4", "timeline.png", "report.json"):
             if (dest / name).exists():
                 links[f"{label}: {name}"] = _rel(dest / name, out)
@@ -254,6 +279,7 @@ STEPS: list[tuple[str, Callable[..., Step]]] = [
     ("masks", lambda out, w: step_masks(out, w)),
     ("train", lambda out, w: step_train(out)),
     ("export", lambda out, w: step_export(out)),
+    ("calibrate", lambda out, w: step_calibrate(out)),
     ("analyze", lambda out, w: step_analyze(out)),
     ("serve", lambda out, w: step_serve(out)),
     ("evaluate", lambda out, w: step_evaluate(out)),
