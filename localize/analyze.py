@@ -613,7 +613,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         input={"path": str(path), "name": path.name, "sha256": sha256_file(path),
                "size_bytes": path.stat().st_size, "width": info.width, "height": info.height, "fps": info.fps,
                "n_frames": info.n_frames, "duration": round(info.duration, 4), "codec": info.codec,
-               "is_image": info.is_image, "frames_requested": len(indices), "frames_analyzed": len(frames_out),
+               "is_image": info.is_image, "rotation": info.rotation, "frames_requested": len(indices), "frames_analyzed": len(frames_out),
                "frames_with_face": n_face_frames},
         video={"status": status, "decision": decision, "score": None if score is None else round(score, 6),
                "probability": prob, "calibrated": cal is not None, "operating_point": op, "stability": stability,

@@ -1,7 +1,10 @@
 """Decoding, sampling and encoding of videos (PyAV). Nothing else opens video files.
 
-Frames are RGB ``uint8`` arrays (H, W, 3). Still images (PNG, JPEG, ...) are read
-as one-frame videos so every pipeline accepts both.
+Frames are RGB ``uint8`` arrays (H, W, 3), upright as a player shows them: phone videos
+are stored sideways with a display rotation (the container's display matrix), which every
+player applies, so analysis, training crops and overlays apply it too. Still images (PNG,
+JPEG, ...) are read as one-frame videos so every pipeline accepts both (OpenCV applies a
+JPEG's EXIF orientation).
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ class VideoInfo:
     n_frames: int
     codec: str
     is_image: bool = False
+    rotation: int = 0  # display rotation applied to the stored frames (degrees counter-clockwise)
 
     @property
     def duration(self) -> float:
@@ -93,14 +97,42 @@ def _open(path: Path):
         container.close()
 
 
+def _quarter_turns(rotation: float | None) -> int:
+    """Counter-clockwise quarter turns of a display rotation in degrees (nearest multiple of 90)."""
+    return int(round(float(rotation or 0) / 90.0)) % 4
+
+
+def upright(rgb: np.ndarray, rotation: float | None) -> np.ndarray:
+    """A decoded frame turned as a player shows it (``rotation``: the frame's display rotation,
+    degrees counter-clockwise, as PyAV's ``VideoFrame.rotation`` and ffmpeg's autorotate)."""
+    k = _quarter_turns(rotation)
+    return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
+
+
+def _display_rotation(path: Path) -> int:
+    """Display rotation of the first frame (0 when it does not decode: the frame count and
+    later decoding report that)."""
+    import av
+
+    with _open(path) as c:
+        try:
+            for frame in c.decode(c.streams.video[0]):
+                return 90 * _quarter_turns(getattr(frame, "rotation", 0))
+        except av.error.FFmpegError:
+            return 0
+    return 0
+
+
 def probe(path: str | Path) -> VideoInfo:
-    """Size, frame rate and exact frame count (counted from packets, not the header)."""
+    """Size as displayed (after the display rotation), frame rate and exact frame count
+    (counted from packets, not the header)."""
     import av
 
     path = Path(path)
     if is_image(path):
         img = read_image(path)
         return VideoInfo(str(path), img.shape[1], img.shape[0], 1.0, 1, "image", True)
+    rotation = _display_rotation(path)
     with _open(path) as c:
         s = c.streams.video[0]
         fps = float(s.average_rate or s.guessed_rate or 25)
@@ -115,7 +147,9 @@ def probe(path: str | Path) -> VideoInfo:
         codec = s.codec_context.name
     if n == 0 or not w or not h:
         raise InputError(path, "video has no frames")
-    return VideoInfo(str(path), int(w), int(h), fps, n, codec)
+    if rotation % 180:
+        w, h = h, w
+    return VideoInfo(str(path), int(w), int(h), fps, n, codec, rotation=rotation)
 
 
 def iter_frames(path: str | Path, indices: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
@@ -141,7 +175,7 @@ def iter_frames(path: str | Path, indices: Iterable[int] | None = None) -> Itera
             for i, frame in enumerate(c.decode(s)):
                 if wanted is None:
                     got += 1
-                    yield i, frame.to_ndarray(format="rgb24")
+                    yield i, upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
                     continue
                 while pos < len(wanted) and wanted[pos] < i:
                     pos += 1
@@ -149,7 +183,7 @@ def iter_frames(path: str | Path, indices: Iterable[int] | None = None) -> Itera
                     break
                 if wanted[pos] == i:
                     got += 1
-                    yield i, frame.to_ndarray(format="rgb24")
+                    yield i, upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
         except av.error.FFmpegError as e:
             if got == 0:
                 raise InputError(path, f"corrupt video, no frame decodes ({e})") from None

@@ -368,3 +368,30 @@ def test_real_ffpp_pair_faces_tracked_in_both(shared_data, loc, face_analyzer, t
     for a, b in zip(ro.frames, rf.frames):
         assert a.index == b.index
         assert box_iou(tuple(a.faces[0].crop_box), tuple(b.faces[0].crop_box)) > 0.8
+
+
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_phone_video_with_a_display_rotation_is_analysed_upright(carphone, loc, face_analyzer, tmp_path, rotation):
+    """Phones store portrait video sideways with a display rotation that every player applies;
+    read raw, its faces lie on their side and HOG finds none (this returned no_face before)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from localize.video import iter_frames, probe, write_video
+
+    upright = [f for _, f in iter_frames(carphone, range(8))]
+    k = {90: -1, -90: 1, 180: 2}[rotation]  # stored turned the other way, so the rotation undoes it
+    stored = tmp_path / "stored.mp4"
+    write_video(stored, (np.ascontiguousarray(np.rot90(f, k)) for f in upright), 25.0, crf=18)
+    phone = tmp_path / f"phone{rotation}.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-display_rotation", str(rotation),
+                    "-i", str(stored), "-c", "copy", str(phone)], check=True)  # remux with a display matrix
+    info = probe(phone)
+    assert info.rotation % 360 == rotation % 360 and (info.width, info.height) == (176, 144)
+    got = [f for _, f in iter_frames(phone, range(8))]
+    assert got[0].shape == upright[0].shape
+    assert np.abs(got[3].astype(int) - upright[3].astype(int)).mean() < 4  # codec noise only
+    rep = analyze_path(phone, tmp_path / "out", localizer=loc, analyzer=face_analyzer,
+                       options=AnalyzeOptions(count=6, overlay=False, key_frames=0))
+    assert rep.status == "ok" and rep.input["frames_with_face"] == 6 and rep.input["rotation"] == info.rotation
