@@ -152,20 +152,107 @@ def probe(path: str | Path) -> VideoInfo:
     return VideoInfo(str(path), int(w), int(h), fps, n, codec, rotation=rotation)
 
 
-def iter_frames(path: str | Path, indices: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(index, rgb)`` for every frame, or only for the sorted ``indices``.
+# Wanted frames further apart than this are reached by seeking to the keyframe before them
+# instead of decoding everything in between (a 32-frame look at an hour-long video).
+SEEK_GAP = 250
 
-    Decoding is sequential (seeking in long-GOP H.264 is not frame exact), but frames
-    that are not wanted are never converted to RGB, which is the expensive part.
-    """
+
+def frame_timestamps(path: str | Path) -> list[int]:
+    """Presentation timestamps of the video's frames in display order (frame i has the i-th
+    smallest pts), from one demux pass (no decoding). Empty when any frame lacks a pts."""
     import av
 
+    path = Path(path)
+    with _open(path) as c:
+        s = c.streams.video[0]
+        pts: list[int] = []
+        try:
+            for pkt in c.demux(s):
+                if pkt.size:
+                    if pkt.pts is None:
+                        return []
+                    pts.append(int(pkt.pts))
+        except av.error.FFmpegError as e:
+            raise InputError(path, f"corrupt video stream ({e})") from None
+    pts.sort()
+    return pts if len(set(pts)) == len(pts) else []
+
+
+def iter_frames(path: str | Path, indices: Iterable[int] | None = None, *,
+                seek_gap: int | None = SEEK_GAP) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(index, rgb)`` for every frame, or only for the sorted ``indices``.
+
+    Frame i is the i-th frame in display order, as a sequential decode numbers it. Frames
+    that are not wanted are never converted to RGB (the expensive part). Where wanted frames
+    lie more than ``seek_gap`` frames apart, the decoder seeks to the keyframe before the next
+    one (located by its pts from a demux pass) and decodes forward from there, which gives the
+    same pixels as decoding everything; if the stream's timestamps do not allow that (missing
+    or duplicate pts, a frame that never appears), it falls back to one sequential decode.
+    """
     path = Path(path)
     if is_image(path):
         if indices is None or 0 in set(indices):
             yield 0, read_image(path)
         return
     wanted = None if indices is None else sorted(set(int(i) for i in indices))
+    if wanted and seek_gap is not None and len(wanted) > 0 and (
+            wanted[0] > seek_gap or any(b - a > seek_gap for a, b in zip(wanted, wanted[1:]))):
+        pts = frame_timestamps(path)
+        if pts:
+            done = yield from _seeking(path, wanted, pts, seek_gap)
+            if done is None:  # every wanted frame was found
+                return
+            wanted = [i for i in wanted if i > done]  # the rest, sequentially
+            if not wanted:
+                return
+    yield from _sequential(path, wanted)
+
+
+def _seeking(path: Path, wanted: list[int], pts: list[int], seek_gap: int):
+    """Decode ``wanted`` frames by seeking; returns None when all were yielded, else the last
+    index yielded (-1: none) so the caller finishes sequentially."""
+    import av
+
+    last = -1
+    with _open(path) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        frames = None
+        pos = 0  # index of the last decoded frame
+        for i in wanted:
+            if i >= len(pts):
+                return last
+            if frames is None or i - pos > seek_gap:
+                # a few frames early: a container seeks by decode time, which B-frames put
+                # after the presentation time, and the keyframe must precede the target
+                c.seek(pts[max(0, i - 8)], stream=s, backward=True, any_frame=False)
+                frames = c.decode(s)
+            while True:
+                try:
+                    frame = next(frames)
+                except (StopIteration, av.error.FFmpegError):
+                    return last
+                j = None if frame.pts is None else _index_of(pts, int(frame.pts))
+                if j is None or j > i:  # unplaceable, or the target never appeared: stop seeking
+                    return last
+                pos = j
+                if j == i:
+                    break
+            yield i, upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
+            last = i
+    return None
+
+
+def _index_of(pts: list[int], value: int) -> int | None:
+    import bisect
+
+    j = bisect.bisect_left(pts, value)
+    return j if j < len(pts) and pts[j] == value else None
+
+
+def _sequential(path: Path, wanted: list[int] | None) -> Iterator[tuple[int, np.ndarray]]:
+    import av
+
     with _open(path) as c:
         s = c.streams.video[0]
         s.thread_type = "AUTO"

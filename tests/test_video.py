@@ -1,0 +1,59 @@
+"""Decoding (localize/video.py): sparse frames reached by seeking are the frames a sequential
+decode gives, pixel for pixel, and timestamps that do not allow seeking fall back to it."""
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from localize import video as V
+
+
+def _frames(path, indices, seek_gap):
+    return dict(V.iter_frames(path, indices, seek_gap=seek_gap))
+
+
+@pytest.fixture(scope="module")
+def short_gop(carphone, tmp_path_factory):
+    """The carphone clip as H.264 with B-frames and a keyframe every 12 frames (looped to 360)."""
+    import imageio_ffmpeg
+
+    out = tmp_path_factory.mktemp("v") / "gop12.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-stream_loop", "2", "-i",
+                    str(carphone), "-c:v", "libx264", "-g", "12", "-bf", "3", "-crf", "28", str(out)], check=True)
+    return out
+
+
+def test_seeking_gives_the_sequential_frames(short_gop):
+    n = V.probe(short_gop).n_frames
+    pts = V.frame_timestamps(short_gop)
+    assert len(pts) == n and pts == sorted(pts)
+    want = sorted(set(V.sample_indices(n, count=16)) | {0, 1, 13, 35, n - 1})
+    seq = _frames(short_gop, want, None)
+    for gap in (1, 5, 40):
+        got = _frames(short_gop, want, gap)
+        assert list(got) == list(seq) == want
+        assert all(np.array_equal(got[i], seq[i]) for i in want), gap
+
+
+def test_seeking_on_real_footage(shared_data):
+    """Long-GOP H.264 (FF++ c23) and VP9 (GHOST): every sampled frame identical."""
+    for path in (shared_data / "ffpp/original_sequences/youtube/c23/videos/519.mp4",
+                 shared_data / "pairs/ghost/swap_mark.webm"):
+        n = V.probe(path).n_frames
+        want = V.sample_indices(n, count=12)
+        seq, got = _frames(path, want, None), _frames(path, want, 2)
+        assert list(got) == list(seq) == want and all(np.array_equal(got[i], seq[i]) for i in want), path
+
+
+def test_unusable_timestamps_fall_back_to_sequential(short_gop, monkeypatch):
+    monkeypatch.setattr(V, "frame_timestamps", lambda path: [])  # e.g. a stream without pts
+    n = V.probe(short_gop).n_frames
+    want = [3, n // 2, n - 2]
+    assert list(_frames(short_gop, want, 1)) == want
+    # a pts list that does not match the stream: what was found is kept, the rest decoded in order
+    monkeypatch.setattr(V, "frame_timestamps", lambda path: [t * 3 + 1 for t in range(n)])  # matches no frame
+    got = _frames(short_gop, want, 1)
+    seq = _frames(short_gop, want, None)
+    assert list(got) == want and all(np.array_equal(got[i], seq[i]) for i in want)
