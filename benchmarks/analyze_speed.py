@@ -1,5 +1,7 @@
 """Analysis speed on 2 CPU cores (issue 5): the 32-frame mode on a 10 s 720p video
-must finish in <= 5 s wall, every-frame mode must run at >= 15 frames/s on 640x480.
+must finish in <= 5 s wall, every-frame mode must run at >= 15 frames/s on 640x480; and
+the 32-frame mode on a 5-minute 720p video (no goal in the issue: sparse frames are reached
+by seeking, so the time should not grow with the length).
 
     nice -n 10 python benchmarks/analyze_speed.py [--model M.pt|M.onnx] [--backend onnx]
 
@@ -46,6 +48,27 @@ def clip_720p_10s(cache: Path) -> Path:
     return dst
 
 
+def clip_720p_long(cache: Path, minutes: float = 5.0) -> Path:
+    """A long real 720p video (an interview or a speech): the Biden clip repeated without
+    re-encoding (stream copy, its own 210-frame keyframe interval) to about ``minutes``."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from localize.video import probe
+
+    src = SHARED / "people" / "joe_biden" / "video_1.mp4"
+    dst = cache / f"biden_720p_{minutes:g}min.mp4"
+    if dst.exists():
+        return dst
+    loops = max(1, round(minutes * 60 / probe(src).duration))
+    tmp = dst.with_suffix(".tmp.mp4")
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-stream_loop", str(loops - 1),
+                    "-i", str(src), "-an", "-c", "copy", str(tmp)], check=True)
+    tmp.replace(dst)
+    return dst
+
+
 def run_once(path, loc, analyzer, opts, out_root: Path) -> dict:
     from localize.analyze import analyze_path
 
@@ -74,6 +97,7 @@ def main() -> int:
     from localize.analyze import AnalyzeOptions, cache_dir, open_localizer
     from localize.faces import FaceAnalyzer
     from localize.fileio import versions, write_json
+    from localize.video import probe
 
     loc = open_localizer(args.model, args.backend)
     analyzer = FaceAnalyzer()
@@ -97,6 +121,15 @@ def main() -> int:
                                           "runs": runs}
         print(f"32-frame mode, 10 s 720p: {best['wall_s']:.2f} s wall (goal <= 5 s), {best['cpu_s']:.2f} s CPU, "
               f"load {best['load_avg']:.1f}\n  wall split {best['split_s']}\n  cpu split {best['split_cpu_s']}")
+        long = clip_720p_long(bench_cache)
+        runs = [run_once(long, loc, analyzer, opts32, out_root) for _ in range(max(1, args.repeat - 1))]
+        best = min(runs, key=lambda r: r["wall_s"])
+        info = probe(long)
+        res["mode_32_frames_720p_long"] = {"data": str(long), "source": "people/joe_biden/video_1.mp4 repeated "
+                                           "(stream copy)", "n_frames": info.n_frames,
+                                           "duration_s": round(info.duration, 1), "best": best, "runs": runs}
+        print(f"32-frame mode, {info.duration / 60:.1f} min 720p: {best['wall_s']:.2f} s wall "
+              f"(decode {best['split_s'].get('decode')} s)")
         if not args.skip_all:
             optsall = AnalyzeOptions(frames="all")
             runs = [run_once(ffpp, loc, analyzer, optsall, out_root) for _ in range(max(1, args.repeat - 1))]
