@@ -48,7 +48,6 @@ TIMELINE_PNG = "timeline.png"
 CONTACT_SHEET_PNG = "contact_sheet.png"
 FRAMES_DIR = "frames"
 SUMMARY_CSV = "summary.csv"
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts"}
 
 # progress(stage, done, total); stages: "faces", "model", "write"
 Progress = Callable[[str, int, int], None]
@@ -782,7 +781,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _expand(inputs: Sequence[str]) -> list[Path]:
-    from .video import IMAGE_SUFFIXES
+    from .video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     out: list[Path] = []
     for s in inputs:

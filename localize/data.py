@@ -32,7 +32,6 @@ from .targets import xray_target
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 2  # bump when the cached arrays change meaning
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 SMOOTH_WINDOW = 5  # frames; the analysis smoothing window (faces.smooth_landmarks default)
 REAL, FAKE, BLEND = 0, 1, 2  # sample kinds: real crop, manipulated crop, self-blended real crop
 BLEND_KEY_SUFFIX = "#blend"  # validation video key of a real source's self-blends
@@ -157,7 +156,7 @@ def sources_from_reals(path: str | Path, *, identity: str = "file", name: str | 
     file is a person), "folder" (the parent folder names the person) or a fixed name.
     ``photos``: also the still images of a folder, each a one-frame source: analysts submit
     photos too, so validation reals that include them set an operating point for stills."""
-    from .video import IMAGE_SUFFIXES
+    from .video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     path = Path(path)
     if not path.exists():

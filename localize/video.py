@@ -19,7 +19,10 @@ import numpy as np
 from .errors import InputError
 from .fileio import atomic_path
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+# What a folder search treats as video (decoding itself accepts whatever FFmpeg can open)
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts"}
+# HEIC/HEIF (iPhone photos) and AVIF: OpenCV cannot decode them, FFmpeg (PyAV) can
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
 # x264 output depends on its thread count; a fixed count keeps outputs byte-identical
 # across machines (the forge promises "same seed, same bytes").
 X264_THREADS = "2"
@@ -63,8 +66,26 @@ def read_image(path: str | Path) -> np.ndarray:
     data = np.fromfile(str(path), dtype=np.uint8)
     img = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if img is None:
-        raise InputError(path, "not a decodable image")
+        rgb = _decode_still(path)
+        if rgb is None:
+            raise InputError(path, "not a decodable image")
+        return rgb
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _decode_still(path: Path) -> np.ndarray | None:
+    """First picture of an image file OpenCV cannot read (HEIC, AVIF) via FFmpeg, upright."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                return None
+            for frame in c.decode(c.streams.video[0]):
+                return upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError):
+        return None
+    return None
 
 
 def write_image(path: str | Path, rgb: np.ndarray) -> None:

@@ -37,9 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..video import IMAGE_SUFFIXES, iter_frames, probe, write_video
+from ..video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, iter_frames, probe, write_video
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 REPLACED_METHODS = {"deepfakes", "faceswap", "faceshifter", "forgefaceswap", "ghost", "swap", "deepfakedetection"}
 REMAINED_METHODS = {"face2face", "neuraltextures", "forgereenact", "forgelipsync", "reenact", "lipsync"}
 

@@ -40,12 +40,11 @@ import numpy as np
 
 from .. import fileio
 from ..errors import InputError
-from ..video import IMAGE_SUFFIXES, VideoWriter, iter_frames, probe, read_frames, read_image
+from ..video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoWriter, iter_frames, probe, read_frames, read_image
 from . import footage
 from .geometry import BLEND_EPS
 from .methods import METHODS, Method, get
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 COMPRESSIONS = {"c0": None, "c23": 23, "c40": 40}
 SPLITS = ("train", "val", "test")
 WORK = ".forge"
