@@ -363,7 +363,7 @@ def analyze_path(path: str | Path, out_dir: str | Path, *, localizer, options: A
 def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: Progress | None,
              analyzer) -> Report:
     from .faces import FaceAnalyzer, crop, crop_box, landmark_box, track_faces
-    from .video import iter_frames, probe
+    from .video import iter_frames, media_metadata, probe
 
     timer = _Timer()
     t_start = time.perf_counter()
@@ -612,7 +612,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         input={"path": str(path), "name": path.name, "sha256": sha256_file(path),
                "size_bytes": path.stat().st_size, "width": info.width, "height": info.height, "fps": info.fps,
                "n_frames": info.n_frames, "duration": round(info.duration, 4), "codec": info.codec,
-               "is_image": info.is_image, "rotation": info.rotation, "frames_requested": len(indices), "frames_analyzed": len(frames_out),
+               "is_image": info.is_image, "rotation": info.rotation, "metadata": media_metadata(path),
+               "frames_requested": len(indices), "frames_analyzed": len(frames_out),
                "frames_with_face": n_face_frames},
         video={"status": status, "decision": decision, "score": None if score is None else round(score, 6),
                "probability": prob, "calibrated": cal is not None, "operating_point": op, "stability": stability,

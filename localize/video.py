@@ -199,6 +199,37 @@ def frame_timestamps(path: str | Path) -> list[int]:
     return pts if len(set(pts)) == len(pts) else []
 
 
+_EXIF_NAMES = {0x010F: "Make", 0x0110: "Model", 0x0131: "Software", 0x0132: "DateTime", 0x0112: "Orientation"}
+
+
+def media_metadata(path: str | Path) -> dict:
+    """What the file says about where it came from, for the analyst: the container format and
+    its tags (an ``encoder`` of Lavf/Lavc means FFmpeg wrote it: not a camera original), the
+    video stream's tags, codec profile and pixel format; for photos the EXIF make, model,
+    software and date. Informative only: tags are trivial to edit. {} when unreadable."""
+    path = Path(path)
+    if is_image(path):
+        try:
+            from PIL import Image
+
+            with Image.open(path) as im:
+                exif = im.getexif()
+                return {"format": im.format, "exif": {name: str(exif[tag]) for tag, name in _EXIF_NAMES.items()
+                                                      if tag in exif}}
+        except Exception:  # noqa: BLE001 - e.g. HEIC, which FFmpeg reads below
+            pass
+    try:
+        import av
+
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            return {"format": c.format.name, "bit_rate": c.bit_rate, "tags": dict(c.metadata),
+                    "stream_tags": dict(s.metadata), "profile": s.codec_context.profile,
+                    "pix_fmt": s.codec_context.pix_fmt}
+    except Exception:  # noqa: BLE001 - metadata never decides anything; a file that cannot be read fails elsewhere
+        return {}
+
+
 def iter_frames(path: str | Path, indices: Iterable[int] | None = None, *,
                 seek_gap: int | None = SEEK_GAP) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(index, rgb)`` for every frame, or only for the sorted ``indices``.

@@ -61,6 +61,7 @@ def test_carphone_faces_files_and_report(carphone_report, loc):
     for k in ("decode", "faces", "model", "overlay", "write", "total"):
         assert r["timings"][k] >= 0
     assert {"localize", "torch", "numpy"} <= set(r["versions"])
+    assert r["input"]["metadata"]["format"].startswith("mov") and r["input"]["rotation"] == 0
     f = next(fr for fr in r["frames"] if fr["status"] == "ok")
     assert set(f) == {"index", "time", "status", "faces", "score", "max_prob"}
     face = f["faces"][0]

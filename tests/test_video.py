@@ -77,3 +77,22 @@ def test_photos_opencv_cannot_read_are_decoded_by_ffmpeg(tmp_path, monkeypatch):
     (tmp_path / "b.heic").write_bytes(b"not an image at all")
     with pytest.raises(InputError, match="b.heic: not a decodable image"):
         V.read_image(tmp_path / "b.heic")
+
+
+def test_media_metadata_says_what_wrote_the_file(carphone, short_gop, tmp_path):
+    """Container tags for the analyst: an FFmpeg re-encode names its encoder; photos give EXIF."""
+    from PIL import Image
+
+    from localize.media import astronaut_image
+
+    m = V.media_metadata(short_gop)
+    assert m["format"].startswith("mov") and m["tags"]["encoder"].startswith("Lavf") and m["pix_fmt"] == "yuv420p"
+    assert "libx264" in m["stream_tags"].get("encoder", "")
+    im = Image.fromarray(astronaut_image())
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0131] = "Canon", "EOS 5D", "Adobe Photoshop 25.0"
+    im.save(tmp_path / "p.jpg", exif=exif)
+    assert V.media_metadata(tmp_path / "p.jpg") == {"format": "JPEG", "exif": {
+        "Make": "Canon", "Model": "EOS 5D", "Software": "Adobe Photoshop 25.0"}}
+    (tmp_path / "x.mp4").write_bytes(b"junk")
+    assert V.media_metadata(tmp_path / "x.mp4") == {}

@@ -169,6 +169,20 @@ async function showResult(job) {
   state.lastSrc = -1;
   $("model-line").textContent = "Model " + (pick(model, "id", "model_id") || pick(r, "model_id") || "?") +
     " · " + state.frames.length + " frames analysed of " + state.nFrames;
+  // What the file says about its origin (report.input.metadata): an FFmpeg encoder tag means the
+  // file was re-encoded, not a camera original; tags are easy to edit, so this is context only.
+  const meta = pick(rin, "metadata") || {};
+  const tags = Object.assign({}, meta.tags || {}, meta.stream_tags || {});
+  const enc = tags.encoder || tags.ENCODER || "";
+  const exif = meta.exif || {};
+  const bits = [];
+  if (meta.format) bits.push(String(meta.format).split(",")[0]);
+  if (meta.profile) bits.push(meta.profile);
+  if (enc) bits.push("written by " + enc + (/^Lav[fc]/.test(enc) ? " (FFmpeg: not a camera original)" : ""));
+  if (exif.Make || exif.Model) bits.push("camera " + [exif.Make, exif.Model].filter(Boolean).join(" "));
+  if (exif.Software) bits.push("software " + exif.Software);
+  if (num(pick(rin, "rotation"))) bits.push("display rotation " + num(pick(rin, "rotation")) + "°");
+  $("file-line").textContent = bits.length ? "File: " + bits.join(" · ") + " (metadata is easy to edit: context, not evidence)" : "";
   // A boundary model's heatmap marks where a face was blended in, not the forged pixels
   // themselves: say which map is shown (report.model.target, localize.targets).
   const boundary = pick(model, "target") === "xray";
