@@ -73,19 +73,39 @@ def _identity_of(path: Path, rule: str) -> str:
     return rule  # a fixed identity name
 
 
+def forge_persons(root: str | Path) -> dict[str, str]:
+    """video id -> person of a `localize forge` corpus (its manifest.json); {} for other trees.
+    A forge corpus numbers videos like FF++, but several videos can show one person, and
+    splits and folds must keep a person on one side."""
+    f = Path(root) / "manifest.json"
+    try:
+        m = json.loads(f.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(m, dict) or m.get("created_by") != "localize forge":
+        return {}
+    return {str(r["id"]): str(r["identity"]) for r in m.get("reals", []) + m.get("photos", [])
+            if isinstance(r, dict) and "id" in r and "identity" in r}
+
+
 def sources_from_pairs(root: str | Path, *, derived: str | Path | None = None, name: str | None = None,
-                       compressions: Sequence[str] | None = None) -> list[VideoSource]:
+                       compressions: Sequence[str] | None = None, identity: str = "person") -> list[VideoSource]:
     """Sources of a pair dataset (FF++ tree, DFDC folder, CSV pair list) via ``masks.pairs``.
 
     Each usable pair gives a manipulated source (needs an official or derived mask; a
     fake without a mask cannot teach localization and is skipped with a warning) and
-    its original, once, as a real source. Identity: FF++ target id (the person whose
-    video it is), the source id joins the same split through the official split files.
+    its original, once, as a real source. Identity: the target's person where the tree
+    says it (a forge corpus's manifest, ``identity="person"``), else the FF++ target id (the
+    person whose video it is); the source id joins the same split through the split files.
+    ``identity="video"`` keeps the ids (how models trained before persons were read split).
     """
     from masks.pairs import find_pairs
 
+    if identity not in ("person", "video"):
+        raise InputError(Path(root), f"pairs identity must be person or video, not {identity!r}")
     root = Path(root)
     name = name or root.name
+    persons = forge_persons(root) if identity == "person" else {}
     out: list[VideoSource] = []
     seen_orig: set[str] = set()
     for p in find_pairs(root, derived=derived):
@@ -96,6 +116,7 @@ def sources_from_pairs(root: str | Path, *, derived: str | Path | None = None, n
             continue
         mask = p.mask or p.extra.get("derived_mask")
         ident = str(p.target or Path(p.original).stem)
+        ident = persons.get(ident, ident)
         if mask is None:
             log.warning("%s: no mask (official or derived), fake skipped for training", p.manipulated)
         else:
@@ -187,7 +208,7 @@ def collect_sources(specs: Sequence[dict[str, Any]], exclude: Sequence[str] = ()
             kind = "manifest" if path.suffix == ".jsonl" else "pairs"
         if kind == "pairs":
             got = sources_from_pairs(path, derived=spec.get("derived"), name=spec.get("name"),
-                                     compressions=spec.get("compressions"))
+                                     compressions=spec.get("compressions"), identity=spec.get("identity", "person"))
         elif kind == "manifest":
             got = sources_from_manifest(path, name=spec.get("name"))
         elif kind == "reals":
@@ -215,11 +236,19 @@ def collect_sources(specs: Sequence[dict[str, Any]], exclude: Sequence[str] = ()
     return keep
 
 
-def assign_splits(sources: Sequence[VideoSource], val_fraction: float, seed: int = 0) -> dict[str, str]:
+def assign_splits(sources: Sequence[VideoSource], val_fraction: float, seed: int = 0,
+                  fold: tuple[int, int] | None = None) -> dict[str, str]:
     """identity -> split. Dataset splits win (official FF++ / forge splits); identities
     without one go to val by a seeded hash order (at least one when there are two or
     more), so no identity is ever in both train and validation. An identity that a
-    dataset puts in two splits is an error."""
+    dataset puts in two splits is an error.
+
+    ``fold=(i, k)``: cross-fitting, fold i of k validates. Every identity has a fold: the one
+    a dataset gives it (``fold<j>`` labels of a `localize forge --folds` corpus, whose fakes
+    never mix folds), else dealt into the folds with the fewest identities by a seeded hash
+    order; train/val/test labels of datasets are ignored then."""
+    if fold is not None:
+        return fold_splits(fold_of(sources, int(fold[1]), seed), int(fold[0]), int(fold[1]))
     given: dict[str, str] = {}
     for s in sources:
         if s.split:
@@ -236,6 +265,43 @@ def assign_splits(sources: Sequence[VideoSource], val_fraction: float, seed: int
     for i, ident in enumerate(free):
         out[ident] = "val" if i < n_val else "train"
     return out
+
+
+def fold_of(sources: Sequence[VideoSource], k: int, seed: int = 0) -> dict[str, int]:
+    """identity -> fold (0..k-1) for cross-fitting: the ``fold<j>`` label a dataset gives it (a
+    `localize forge --folds` corpus, whose fakes never mix folds), else dealt into the folds
+    with the fewest identities in a seeded hash order. An identity in two folds is an error."""
+    if k < 2:
+        raise InputError(None, f"data.folds must be at least 2 for cross-fitting, got {k}")
+    given: dict[str, int] = {}
+    for s in sources:
+        if s.split and str(s.split).startswith("fold"):
+            try:
+                j = int(str(s.split)[4:])
+            except ValueError:
+                raise InputError(s.video, f"unknown split label {s.split!r}") from None
+            if j >= k:
+                raise InputError(s.video, f"is in {s.split} but data.folds is {k}: use the corpus's fold count")
+            if given.get(s.identity, j) != j:
+                raise InputError(s.video, f"identity {s.identity!r} is in both fold{given[s.identity]} and fold{j}")
+            given[s.identity] = j
+    count = [0] * k
+    for j in given.values():
+        count[j] += 1
+    out = dict(given)
+    for ident in sorted({s.identity for s in sources} - set(given),
+                        key=lambda x: hashlib.sha256(f"{seed}:{x}".encode()).hexdigest()):
+        j = min(range(k), key=lambda f: (count[f], f))
+        out[ident] = j
+        count[j] += 1
+    return out
+
+
+def fold_splits(folds: dict[str, int], index: int, k: int) -> dict[str, str]:
+    """identity -> "val" for the identities of fold ``index`` (of ``k``), "train" for the rest."""
+    if not 0 <= index < k:
+        raise InputError(None, f"data.fold must be in 0..{k - 1}, got {index}")
+    return {ident: ("val" if j == index else "train") for ident, j in folds.items()}
 
 
 def manifest_hash(sources: Sequence[VideoSource], crop: "CropParams") -> str:
@@ -422,7 +488,8 @@ def _unpack_images(data: np.ndarray, offsets: np.ndarray, color: bool) -> np.nda
 
 
 def save_bundle(sets: Sequence[CropSet], splits: dict[str, str], dest: str | Path, *, crop: CropParams,
-                manifest_hash: str, source_keys: Sequence[str] = (), progress: bool = True) -> dict[str, Any]:
+                manifest_hash: str, source_keys: Sequence[str] = (), progress: bool = True,
+                folds: tuple[int, dict[str, int]] | None = None) -> dict[str, Any]:
     """Write the cropped training/validation data of a config as a self-contained folder
     (lossless: WebP/PNG per crop, about a third of the raw size) that ``data.bundle`` trains
     from. Why: cropping needs the videos, PyAV and the dlib face models; a training machine
@@ -452,6 +519,8 @@ def save_bundle(sets: Sequence[CropSet], splits: dict[str, str], dest: str | Pat
         index = {"bundle_version": BUNDLE_VERSION, "cache_version": CACHE_VERSION, "crop": asdict(crop),
                  "manifest_hash": manifest_hash, "source_keys": list(source_keys or [s.source.key for s in sets]),
                  "splits": {k: v for k, v in splits.items() if k in idents},
+                 "folds": None if folds is None else {"k": int(folds[0]),
+                                                      "of": {k: v for k, v in folds[1].items() if k in idents}},
                  "entries": entries}
         (tmp / "bundle.json").write_text(json.dumps(index, indent=1))
         os.replace(tmp, dest)
@@ -462,9 +531,11 @@ def save_bundle(sets: Sequence[CropSet], splits: dict[str, str], dest: str | Pat
             "bytes": sum(f.stat().st_size for f in dest.iterdir())}
 
 
-def load_bundle(path: str | Path, crop: CropParams) -> tuple[list[CropSet], dict[str, str], str, list[str]]:
+def load_bundle(path: str | Path, crop: CropParams, fold: tuple[int, int] | None = None
+                ) -> tuple[list[CropSet], dict[str, str], str, list[str]]:
     """(crop sets, identity -> split, manifest hash, source keys) of a :func:`save_bundle` folder; its
-    crop parameters must be the config's (else the model would train on another framing)."""
+    crop parameters must be the config's (else the model would train on another framing).
+    ``fold=(i, k)``: the split of cross-fitting fold i, from the bundle's folds (exported with k)."""
     path = Path(path)
     index_path = path / "bundle.json"
     if not index_path.is_file():
@@ -494,7 +565,15 @@ def load_bundle(path: str | Path, crop: CropParams) -> tuple[list[CropSet], dict
             raise InputError(f, f"damaged bundle entry ({err})") from None
         if len(sets[-1].images) != e["crops"]:
             raise InputError(f, f"holds {len(sets[-1].images)} crops, the index says {e['crops']}")
-    return sets, dict(index["splits"]), str(index["manifest_hash"]), list(index["source_keys"])
+    splits = dict(index["splits"])
+    if fold is not None:
+        folds = index.get("folds")
+        if not folds:
+            raise InputError(path, "exported without folds: export it with data.folds set to cross-fit from it")
+        if int(folds["k"]) != int(fold[1]):
+            raise InputError(path, f"exported with {folds['k']} folds, the config asks for {fold[1]}")
+        splits = fold_splits({k: int(v) for k, v in folds["of"].items()}, int(fold[0]), int(fold[1]))
+    return sets, splits, str(index["manifest_hash"]), list(index["source_keys"])
 
 
 # ---------------------------------------------------------------- augmentation

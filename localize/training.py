@@ -41,6 +41,10 @@ DEFAULTS: dict[str, Any] = {
         "sources": [],            # [{path, kind: pairs|manifest|reals, identity, split, name, derived}]
         "exclude": [],            # glob patterns of held-out paths never used
         "val_fraction": 0.2,      # identities without a dataset split that go to validation
+        "folds": 0,               # > 1: cross-fitting, identities in this many folds (forge --folds labels win)
+        "fold": 0,                # the fold that validates (0 .. folds-1); the others train
+        "fold_seed": 0,           # deals identities without a fold label; not the training seed, so
+                                  # every seed and fold of one cross-fit sees the same folds
         "cache_dir": None,        # default ~/.cache/localize/crops (LOCALIZE_CACHE)
         "bundle": None,           # a crop bundle folder (train.py --export-bundle) instead of sources
         "crop_scale": 1.3,
@@ -337,7 +341,16 @@ def split_sources(cfg: dict) -> tuple[list, dict[str, str]]:
     sources = D.collect_sources(dc["sources"], dc.get("exclude", ()))
     if not sources:
         raise InputError(None, "no usable training videos after exclusions")
+    fold = _fold(cfg)
+    if fold:
+        return sources, D.assign_splits(sources, 0.0, int(dc.get("fold_seed", 0)), fold=fold)
     return sources, D.assign_splits(sources, float(dc["val_fraction"]), int(cfg["seed"]))
+
+
+def _fold(cfg: dict) -> tuple[int, int] | None:
+    """(validating fold, number of folds) of a cross-fitting config, or None."""
+    k = int(cfg["data"].get("folds") or 0)
+    return (int(cfg["data"].get("fold") or 0), k) if k else None
 
 
 def _crop_params(cfg: dict):
@@ -360,7 +373,7 @@ def crop_sets(cfg: dict, d: Dist | None = None, progress: bool = True):
     if dc.get("bundle"):
         if dc["sources"]:
             raise InputError(None, "data.bundle replaces data.sources: set only one of them")
-        return D.load_bundle(dc["bundle"], crop)
+        return D.load_bundle(dc["bundle"], crop, fold=_fold(cfg))
     sources, splits = split_sources(cfg)
     # test-split identities are held out: never cropped, never seen
     sources = [s for s in sources if splits.get(s.identity) != "test"]
@@ -380,8 +393,13 @@ def export_bundle(cfg: dict, dest: str | Path, progress: bool = True) -> dict[st
     if Path(dest).exists():  # before cropping, which can take long
         raise InputError(Path(dest), "already exists: choose a new folder for the bundle")
     sets, splits, mhash, keys = crop_sets(cfg, progress=progress)
+    folds = None
+    if _fold(cfg):  # every fold's split travels with the crops, so each fold trains from this one bundle
+        sources, _ = split_sources(cfg)
+        k = _fold(cfg)[1]
+        folds = (k, D.fold_of(sources, k, int(cfg["data"].get("fold_seed", 0))))
     return D.save_bundle(sets, splits, dest, crop=_crop_params(cfg), manifest_hash=mhash, source_keys=keys,
-                         progress=progress)
+                         progress=progress, folds=folds)
 
 
 def prepare_data(cfg: dict, d: Dist | None = None, progress: bool = True):
@@ -499,6 +517,8 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
         log.info("train %s | val %s | %d steps/epoch x %d epochs", _brief(summary["train"]), _brief(summary["val"]),
                  steps_per_epoch, epochs)
     model_id = f"unet-{mcfg.encoder}-{mcfg.input_size}-{mhash[:8]}-s{seed}"
+    if _fold(cfg):
+        model_id += "-f{}of{}".format(*_fold(cfg))
     t_start = time.time()
     time_limit = float(tc["time_limit_min"]) * 60
     nw = int(dc["num_workers"])
@@ -705,16 +725,18 @@ def _val_dataset(val_sets, cfg: dict):
 def validate(model, val_ds, baseline, device, cfg: dict, use_amp: bool = False):
     """Metrics on every validation crop, and the calibration fitted on per-video scores
     (decision.frame_score -> aggregate_track -> aggregate_video, as analysis does)."""
+    metrics = SegMetrics(baseline)
+    _accumulate(model, val_ds, metrics, device, cfg, use_amp)
+    return metrics.compute(), _calibration(metrics, val_ds.sets, cfg)
+
+
+def _accumulate(model, val_ds, metrics: "SegMetrics", device, cfg: dict, use_amp: bool = False) -> None:
+    """Score every crop of ``val_ds`` with ``model`` into ``metrics``."""
     import torch
     from torch.utils.data import DataLoader
 
-    from . import data as D
-    from .decision import fit_calibration
-    from .video import is_image
-
     lc = cfg["loss"]
     model.eval()
-    metrics = SegMetrics(baseline)
     bs = int(cfg["train"]["val_batch_size"])
     loader = DataLoader(val_ds, batch_size=bs, shuffle=False, num_workers=0)
     i0 = 0
@@ -731,18 +753,26 @@ def validate(model, val_ds, baseline, device, cfg: dict, use_amp: bool = False):
             i0 += len(x)
             metrics.update(probs, y[:, 0].numpy(), lab.numpy(), hp, vids, loss)
     model.train()
-    m = metrics.compute()
+
+
+def _calibration(metrics: "SegMetrics", sets, cfg: dict) -> dict[str, Any]:
+    """The calibration fitted on the per-video scores gathered in ``metrics`` ({} when it
+    cannot be fitted, e.g. validation without a fake video)."""
+    from . import data as D
+    from .decision import fit_calibration
+    from .video import is_image
+
     keys, scores, labels = metrics.video_scores()
-    stills = {cs.source.key for cs in val_ds.sets if is_image(cs.source.video)}
+    stills = {cs.source.key for cs in sets if is_image(cs.source.video)}
     cal: dict[str, Any] = {}
     try:
         cal = fit_calibration(scores, labels, float(cfg["train"]["target_fpr"]),
                               still=[k.removesuffix(D.BLEND_KEY_SUFFIX) in stills for k in keys]).to_dict()
         cal["fitted_on"] = (f"{len(keys)} validation videos and photos ({int((labels == 0).sum())} real, "
                             f"{len(stills)} photos)")
-    except ValueError as e:  # e.g. validation without a fake video
+    except ValueError as e:
         log.warning("no calibration fitted: %s", e)
-    return m, cal
+    return cal
 
 
 # ---------------------------------------------------------------- packaging
@@ -774,12 +804,16 @@ def package(src: str | Path | Sequence[str | Path], dst: str | Path, *, half: bo
 
 
 def _split_summary(summary: dict | None) -> dict | None:
-    """What must match between ensemble members: the videos, identities and crops of each
-    split. Not the manifest hash, which also covers file mtimes (a re-copied dataset with the
-    same bytes changes it: right for invalidating a crop cache, wrong here)."""
+    """What must match between ensemble members: the videos and crops of each split. Not the
+    manifest hash, and not the identity names: how identities are read can improve (a forge
+    corpus's videos are now named by their person) without changing a single video's split."""
     if not summary:
         return None
-    return {k: summary.get(k) for k in ("train", "val", "sources")}
+    out = {k: summary.get(k) for k in ("train", "val", "sources")}
+    for k in ("train", "val"):
+        if isinstance(out[k], dict):
+            out[k] = {kk: v for kk, v in out[k].items() if kk != "identities"}
+    return out
 
 
 def _package_ensemble(srcs: list, loaded: list[tuple], dst: str | Path, *, half: bool,
@@ -790,6 +824,8 @@ def _package_ensemble(srcs: list, loaded: list[tuple], dst: str | Path, *, half:
     from .model import file_sha256, save_checkpoint
 
     _, one, first = loaded[0]
+    if any(_fold(meta.get("config") or {"data": {}}) for _, _, meta in loaded):
+        return _package_cross_fit(srcs, loaded, dst, half=half, warning=warning, overrides=overrides)
     for p, (_, mcfg, meta) in zip(srcs[1:], loaded[1:]):
         if mcfg != one:
             raise InputError(Path(p), f"a different model config than {srcs[0]}: ensemble members must be "
@@ -828,6 +864,100 @@ def _package_ensemble(srcs: list, loaded: list[tuple], dst: str | Path, *, half:
     return {"path": str(dst), "bytes": Path(dst).stat().st_size, "members": len(members),
             "metrics": {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)},
             "threshold": cal.get("threshold")}
+
+
+def _without(cfg: dict, *keys: str) -> dict:
+    """A config without the keys (dotted) that may differ between members of one cross-fit."""
+    c = copy.deepcopy(cfg)
+    for k in keys:
+        d = c
+        *head, last = k.split(".")
+        for h in head:
+            d = d.get(h, {})
+        d.pop(last, None)
+    return c
+
+
+def _package_cross_fit(srcs: list, loaded: list[tuple], dst: str | Path, *, half: bool,
+                       warning: str | None, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """An ensemble of cross-fitting runs (one config, ``data.fold`` 0..k-1, any number of seeds
+    per fold). Its validation is out of fold: each fold's videos are scored by the members
+    that never saw them (the mean of that fold's runs), and the metrics and the calibration
+    are fitted on all folds' scores pooled, so every identity of the data validates once and
+    the operating point rests on all real videos instead of one split's few.
+
+    The shipped model averages all members, so a video it analyses is scored by k times as
+    many runs as its out-of-fold score was: averaging narrows the spread of real scores, so a
+    threshold above the pooled out-of-fold reals is, if anything, conservative for it."""
+    import torch
+
+    from .ensemble import LogitMean
+    from .model import file_sha256, save_checkpoint
+
+    _, one, first = loaded[0]
+    cfgs = []
+    for p, (_, mcfg, meta) in zip(srcs, loaded):
+        cfg = copy.deepcopy(meta.get("config") or {})
+        for o in overrides:
+            set_key(cfg, o)
+        if not _fold(cfg):
+            raise InputError(Path(p), "not a cross-fitting run (data.folds unset): a cross-fit ensemble takes only "
+                             "runs of one config with data.fold 0..folds-1")
+        if mcfg != one:
+            raise InputError(Path(p), f"a different model config than {srcs[0]}: members must be runs of one config")
+        keep = ("seed", "data.fold", "train.out", "train.time_limit_min", "train.stop_at_epoch_end", "train.progress",
+                "train.threads", "data.num_workers", "data.cache_dir")  # what may differ between runs of one cross-fit
+        if _without(cfg, *keep) != _without(cfgs[0] if cfgs else cfg, *keep):
+            raise InputError(Path(p), f"another config than {srcs[0]} (beyond seed, data.fold and train.out)")
+        cfgs.append(cfg)
+    if one.members != 1:
+        raise InputError(Path(srcs[0]), "already an ensemble: package its member runs instead")
+    k = _fold(cfgs[0])[1]
+    by_fold: dict[int, list[int]] = {}
+    for n, cfg in enumerate(cfgs):
+        by_fold.setdefault(_fold(cfg)[0], []).append(n)
+    missing = sorted(set(range(k)) - set(by_fold))
+    if missing:
+        raise InputError(None, f"no run for fold(s) {missing} of {k}: every fold must be trained (out-of-fold "
+                         "validation needs each identity scored by runs that never saw it)")
+    base = first.get("baseline_mask")
+    metrics = SegMetrics(None if base is None else np.asarray(base, np.float32))
+    sets_all, summaries, hashes = [], {}, {}
+    for j in range(k):
+        members = by_fold[j]
+        tcfg = cfgs[members[0]]
+        _, val_sets, mhash, summary = prepare_data(tcfg, progress=False)
+        for n in members:
+            if _split_summary(summary) != _split_summary(loaded[n][2].get("data")):
+                raise InputError(Path(srcs[n]), "its training/validation videos changed since training")
+        fold_model = loaded[members[0]][0] if len(members) == 1 else LogitMean([loaded[n][0] for n in members])
+        _accumulate(fold_model, _val_dataset(val_sets, tcfg), metrics, torch.device("cpu"), tcfg)
+        sets_all += val_sets
+        summaries[f"fold{j}"], hashes[f"fold{j}"] = summary, mhash
+    m = metrics.compute()
+    cal = _calibration(metrics, sets_all, cfgs[0])
+    if cal:
+        cal["fitted_on"] = "out of fold: " + cal["fitted_on"] + f" of {k} folds, each scored by the runs that never saw it"
+    model = LogitMean([mm for mm, _, _ in loaded])
+    mcfg = dataclasses.replace(one, members=len(loaded))
+    members = [{"checkpoint": str(p), "sha256": file_sha256(p), "model_id": meta.get("model_id"),
+                "seed": meta.get("config", {}).get("seed"), "fold": _fold(cfg)[0], "epoch": meta.get("epoch"),
+                "metrics": meta.get("metrics")} for p, (_, _, meta), cfg in zip(srcs, loaded, cfgs)]
+    mhash = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
+    tcfg = copy.deepcopy(cfgs[0])
+    tcfg["data"]["fold"] = None  # the ensemble has no validating fold: every fold validated out of fold
+    meta = dict(model_id=f"unet-{one.encoder}-{one.input_size}-{mhash[:8]}-cf{k}x{len(members)}",
+                config=tcfg, data_manifest_hash=mhash, data={"cross_fit": summaries}, metrics=m, calibration=cal,
+                cross_fit={"folds": k, "runs_per_fold": {f"fold{j}": len(v) for j, v in sorted(by_fold.items())},
+                           "validation": "out of fold, pooled"},
+                ensemble_of=members, training_seconds=sum(float(mt.get("training_seconds", 0)) for _, _, mt in loaded),
+                trained_with_versions=first.get("versions", {}))
+    if warning:
+        meta["quality_warning"] = warning
+    save_checkpoint(dst, model, mcfg, half=half, **meta)
+    return {"path": str(dst), "bytes": Path(dst).stat().st_size, "members": len(members), "folds": k,
+            "metrics": {kk: round(v, 4) for kk, v in m.items() if isinstance(v, float)},
+            "threshold": cal.get("threshold"), "n_real": cal.get("n_real")}
 
 
 # ---------------------------------------------------------------- CLI

@@ -86,12 +86,15 @@ def find_pairs(root: str | Path, *, derived: str | Path | None = None) -> list[P
 
 # ---------------------------------------------------------------- FF++
 def read_splits(root: Path) -> dict[str, str]:
-    """``splits/{train,val,test}.json`` -> {"<target>_<source>": split, "<id>": split}.
+    """``splits/{train,val,test}.json`` (and the ``fold<j>.json`` of a cross-fitting corpus
+    of `localize forge --folds`) -> {"<target>_<source>": split, "<id>": split}.
 
     Each entry [a, b] puts both fakes a_b and b_a, and both originals, in that split."""
     out: dict[str, str] = {}
-    for split in ("train", "val", "test"):
-        f = root / "splits" / f"{split}.json"
+    folder = root / "splits"
+    folds = sorted(p.stem for p in folder.glob("fold*.json")) if folder.is_dir() else []
+    for split in ("train", "val", "test", *folds):
+        f = folder / f"{split}.json"
         if not f.is_file():
             continue
         try:

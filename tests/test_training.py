@@ -57,7 +57,7 @@ def test_config_file_overrides_and_errors(tmp_path):
         T.train(T.load_config(None, ["data.target=boundary"]))
 
 
-@pytest.mark.parametrize("name", ["ci", "default", "paired", "previous", "previous-stage1", "xray"])
+@pytest.mark.parametrize("name", ["ci", "default", "paired", "previous", "previous-stage1", "xray", "xray-cf"])
 def test_every_training_config_loads(name):
     """The shipped training configs stay valid as the config schema changes."""
     cfg = T.load_config(ROOT / "configs" / f"{name}.yaml")
@@ -373,3 +373,90 @@ def test_calibrate_on_an_analysts_own_footage(forge_corpus, tmp_path, capsys):
     assert cli_main(["calibrate", str(tmp_path / "u.pt"), "--reals", str(reals / "clips" / vids[0]["video"].split("/")[-1]),
                      "--out", str(out)]) == 2
     assert "--fakes" in capsys.readouterr().err and not out.exists()
+
+
+def test_fold_assignment_keeps_each_person_in_one_fold():
+    from localize import data as D
+
+    def src(ident, split=None):
+        return D.VideoSource(key=f"k/{ident}/{split}", video=Path(f"/x/{ident}.mp4"), label=0, identity=ident,
+                             split=split)
+
+    srcs = [src("a", "fold0"), src("a", "fold0"), src("b", "fold1"), src("c"), src("d"), src("e"), src("f")]
+    f = D.fold_of(srcs, 3, seed=0)
+    assert f["a"] == 0 and f["b"] == 1 and sorted(f) == list("abcdef")
+    assert sorted(list(f.values()).count(j) for j in range(3)) == [2, 2, 2]  # free identities fill the small folds
+    assert D.fold_of(srcs, 3, seed=0) == f  # deterministic, whatever the training seed
+    sp = D.fold_splits(f, 1, 3)
+    assert sp["b"] == "val" and sp["a"] == "train" and list(sp.values()).count("val") == 2
+    assert D.assign_splits(srcs, 0.2, 0, fold=(1, 3)) == sp  # val_fraction ignored; the seed is data.fold_seed
+    with pytest.raises(InputError, match="both fold0 and fold1"):
+        D.fold_of(srcs + [src("a", "fold1")], 3)
+    with pytest.raises(InputError, match="data.folds is 2"):
+        D.fold_of([src("a", "fold2")], 2)
+    with pytest.raises(InputError, match="at least 2"):
+        D.fold_of(srcs, 1)
+    with pytest.raises(InputError, match="data.fold must be in 0..2"):
+        D.fold_splits(f, 3, 3)
+
+
+def test_cross_fitting_from_forge_folds_to_an_out_of_fold_calibrated_ensemble(tmp_path):
+    """`localize forge --folds 2` deals people into folds (a fake's target and face share one);
+    each fold trains on the others (`data.folds`, `data.fold`); packaging the runs validates
+    out of fold, so the operating point rests on every real video of the corpus."""
+    import torch
+
+    from localize.forge.corpus import build_corpus
+    from localize.model import load_localizer
+
+    corpus = tmp_path / "forge"
+    build_corpus(corpus, methods=["faceswap", "selfblend"], max_frames=40, segment=20, folds=2, progress=False)
+    man = json.loads((corpus / "manifest.json").read_text())
+    assert set(man["identity_splits"].values()) == {"fold0", "fold1"}
+    assert sorted(p.name for p in (corpus / "splits").iterdir()) == ["fold0.json", "fold1.json"]
+    person = {r["id"]: r["identity"] for r in man["reals"] + man["photos"]}
+    for f in man["fakes"]:  # no fake mixes folds (a face swap without a partner in its fold is skipped)
+        assert man["identity_splits"][person[f["target"]]] == man["identity_splits"][person.get(f["source"], person[f["target"]])]
+    assert any("in its fold" in s.get("reason", "") for s in man["skipped"])
+    # the pair reader names each video's person (the forge manifest), not its id
+    from localize import data as D
+
+    idents = {s.identity for s in D.sources_from_pairs(corpus)}
+    assert idents == set(man["identity_splits"]) - {p["identity"] for p in man["photos"]
+                                                   if p["identity"] not in {r["identity"] for r in man["reals"]}}
+    assert {s.identity for s in D.sources_from_pairs(corpus, identity="video")} <= set(person)
+
+    runs = []
+    for fold in (0, 1):
+        cfg = ci_config(corpus, tmp_path / f"f{fold}", tmp_path / "cache", "data.folds=2", f"data.fold={fold}")
+        cfg["data"]["sources"][0].pop("split_map", None)
+        res = T.train(cfg)
+        data = json.loads((tmp_path / f"f{fold}" / "data.json").read_text())
+        assert set(data["val"]["identities"]) <= {i for i, s in man["identity_splits"].items() if s == f"fold{fold}"}
+        assert not set(data["train"]["identities"]) & set(data["val"]["identities"])
+        assert f"-f{fold}of2" in load_localizer(res.last).model_id
+        runs.append(res.last)
+    reals_per_fold = [json.loads((tmp_path / f"f{j}" / "data.json").read_text())["val"]["real_videos"] for j in (0, 1)]
+    dst = tmp_path / "cf.pt"
+    assert T.main(["--package", str(runs[0]), str(runs[1]), str(dst)]) == 0
+    ens = load_localizer(dst)
+    assert ens.meta["cross_fit"]["folds"] == 2 and [m["fold"] for m in ens.meta["ensemble_of"]] == [0, 1]
+    assert ens.calibration["fitted_on"].startswith("out of fold")
+    assert ens.calibration["n_real"] == sum(reals_per_fold)  # every real video of both folds sets the point
+    assert "-cf2x2" in ens.model_id and len(ens._impl.members) == 2
+    # a fold without a run, or a run of another config, is refused and nothing is written
+    assert T.main(["--package", str(runs[0]), str(runs[0]), str(tmp_path / "bad.pt")]) == 2
+    other = torch.load(runs[1], map_location="cpu", weights_only=False)
+    other["config"]["train"]["lr"] = 0.5
+    torch.save(other, tmp_path / "other.pt")
+    assert T.main(["--package", str(runs[0]), str(tmp_path / "other.pt"), str(tmp_path / "bad.pt")]) == 2
+    assert not (tmp_path / "bad.pt").exists()
+    # one crop bundle carries every fold's split: each fold trains from it without the videos
+    cfg = ci_config(corpus, tmp_path / "f0", tmp_path / "cache", "data.folds=2", "data.fold=0")
+    T.export_bundle(cfg, tmp_path / "bundle", progress=False)
+    for fold in (0, 1):
+        want = T.split_sources({**cfg, "data": {**cfg["data"], "fold": fold}})[1]
+        _, got, _, _ = D.load_bundle(tmp_path / "bundle", T._crop_params(cfg), fold=(fold, 2))
+        assert got == {k: v for k, v in want.items() if k in got} and set(got.values()) == {"train", "val"}
+    with pytest.raises(InputError, match="exported with 2 folds"):
+        D.load_bundle(tmp_path / "bundle", T._crop_params(cfg), fold=(0, 3))

@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fakes per target video and method, with different sources (default 1; built-in 2)")
     parser.add_argument("--min-frames", type=int, default=16, help="skip sources with fewer tracked frames")
     parser.add_argument("--preset", default="medium", help="x264 preset for c23/c40 (default medium, as FF++)")
+    parser.add_argument("--folds", type=int, default=0, metavar="K",
+                        help="deal the identities into K folds for cross-fitting (splits/fold<j>.json; a fake's target "
+                             "and face always share a fold) instead of train/val/test")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, "--workers must be at least 1")
     s = build_corpus(args.out, sources=args.sources, methods=methods, seed=args.seed, workers=args.workers,
                      max_frames=args.max_frames, segment=args.segment, fakes_per_target=args.fakes_per_target,
-                     min_frames=args.min_frames, preset=args.preset, progress=not args.quiet)
+                     min_frames=args.min_frames, preset=args.preset, folds=args.folds, progress=not args.quiet)
     fakes = ", ".join(f"{k} {v}" for k, v in s.fakes.items())
     print(f"{s.out}: {s.reals} real videos, {s.photos} photo sources; fakes: {fakes}; "
           f"made {s.created} now, splits {s.splits}; {s.seconds:.1f} s")

@@ -79,6 +79,7 @@ class Config:
     animate_frames: int = 30
     fakes_per_target: int = 1
     preset: str = "medium"
+    folds: int = 0  # > 1: identities dealt into this many folds (cross-fitting) instead of train/val/test
 
 
 @dataclass
@@ -421,6 +422,27 @@ def split_identities(identities: list[str], n_reals: dict[str, int], seed: int) 
     return out
 
 
+def fold_identities(identities: list[str], n_reals: dict[str, int], seed: int, k: int) -> dict[str, str]:
+    """identity -> "fold<j>" for cross-fitting: each person in exactly one of ``k`` folds,
+    folds balanced by their number of real videos (largest identities first, each to the fold
+    with the fewest videos, ties broken by a seeded order). Every fake's target and face come
+    from one fold, so a model trained on the other folds never saw that fold's people."""
+    if k < 2:
+        raise ValueError("cross-fitting needs at least 2 folds")
+    if len(identities) < k:
+        raise InputError(None, f"{k} folds need at least {k} identities with real videos, found {len(identities)}")
+    perm = {ident: int(r) for ident, r in zip(sorted(identities), _rng(seed, "folds").permutation(len(identities)))}
+    load = [0] * k
+    count = [0] * k
+    out = {}
+    for ident in sorted(identities, key=lambda i: (-n_reals.get(i, 0), perm[i])):
+        j = min(range(k), key=lambda f: (load[f], count[f], f))
+        out[ident] = f"fold{j}"
+        load[j] += n_reals.get(ident, 0)
+        count[j] += 1
+    return out
+
+
 def plan_fakes(reals: list[dict], photos: list[dict], split_of: dict[str, str], methods: list[Method],
                cfg: Config, next_id: int) -> tuple[list[dict], list[dict], list[dict]]:
     """(fake jobs, stills to register, unplannable fakes with reasons).
@@ -440,6 +462,10 @@ def plan_fakes(reals: list[dict], photos: list[dict], split_of: dict[str, str], 
                 vids = [r["id"] for r in reals if r["identity"] != t["identity"] and split_of[r["identity"]] == tsplit]
                 phs = [p["id"] for p in photos if p["identity"] != t["identity"] and split_of[p["identity"]] == tsplit]
                 cands = [(v, "face") for v in vids + phs]
+                if not cands and cfg.folds > 1:
+                    skipped.append({"method": m.key, "target": tid,
+                                    "reason": "no other identity in its fold to swap in (folds never share a face)"})
+                    continue
                 if not cands:
                     # another split's identity: its photos, or still frames of its videos
                     # registered as photo ids (no original video crosses the split)
@@ -470,9 +496,12 @@ def plan_fakes(reals: list[dict], photos: list[dict], split_of: dict[str, str], 
 
 
 def write_splits(out: Path, fakes: list[dict], reals: list[dict], split_of: dict[str, str]) -> dict[str, int]:
-    """splits/{train,val,test}.json: FF++ [target, source] pairs by the target's identity."""
+    """splits/{train,val,test}.json (or splits/fold<j>.json when cross-fitting): FF++ [target,
+    source] pairs by the target's identity."""
     ident = {r["id"]: r["identity"] for r in reals}
-    lists: dict[str, list] = {s: [] for s in SPLITS}
+    labels = {x for v in split_of.values() for x in _splits(v)}
+    folded = any(lab.startswith("fold") for lab in labels)
+    lists: dict[str, list] = {s: [] for s in (sorted(labels) if folded else SPLITS)}
     covered = set()
     for f in sorted(fakes, key=lambda f: (f["target"], f["source"])):
         pair = [f["target"], f["source"]]
@@ -518,7 +547,7 @@ def _run(fn, jobs: list[tuple], workers: int, desc: str, progress: bool) -> list
 # parameters that change existing outputs: resuming with other values would mix corpora
 # (methods and fakes per target may grow between runs)
 _FIXED = ("seed", "max_frames", "segment", "min_frames", "min_side", "max_side", "detect_every", "animate_frames",
-          "preset")
+          "preset", "folds")
 
 
 def _check_resume(out: Path, cfg: Config, items: list[Input]) -> None:
@@ -527,7 +556,8 @@ def _check_resume(out: Path, cfg: Config, items: list[Input]) -> None:
     rec = _work(out, "config.json")
     if rec.exists():
         have = json.loads(rec.read_text())
-        diff = [k for k in want if have.get(k) != want[k]]
+        default = Config()
+        diff = [k for k in want if have.get(k, getattr(default, k, None)) != want[k]]  # keys added later: defaults
         if diff:
             what = ", ".join(f"{k} {have.get(k)!r} -> {want[k]!r}" if k != "inputs" else "the inputs" for k in diff)
             raise InputError(out, f"was built with other parameters ({what}); use a new --out folder")
@@ -539,7 +569,7 @@ def _check_resume(out: Path, cfg: Config, items: list[Input]) -> None:
 def build_corpus(out: str | Path, sources: list[str | Path] | None = None, methods: list[str] | None = None,
                  seed: int = 0, workers: int = 1, *, max_frames: int | None = None, segment: int | None = None,
                  fakes_per_target: int | None = None, min_frames: int = 16, preset: str = "medium",
-                 progress: bool = True) -> CorpusSummary:
+                 folds: int = 0, progress: bool = True) -> CorpusSummary:
     """Build (or finish) an FF++-layout corpus in ``out``.
 
     ``sources=None`` uses the built-in media (carphone cut into 30-frame segments,
@@ -551,7 +581,8 @@ def build_corpus(out: str | Path, sources: list[str | Path] | None = None, metho
     builtin = sources is None
     cfg = Config(seed=seed, max_frames=max_frames or (120 if builtin else 150),
                  segment=segment if segment is not None else (30 if builtin else None),
-                 fakes_per_target=fakes_per_target or (2 if builtin else 1), min_frames=min_frames, preset=preset)
+                 fakes_per_target=fakes_per_target or (2 if builtin else 1), min_frames=min_frames, preset=preset,
+                 folds=folds)
     items = builtin_inputs() if builtin else discover(sources)
     _check_resume(out, cfg, items)
     probe_skips = assign_ids(items, cfg)
@@ -567,7 +598,8 @@ def build_corpus(out: str | Path, sources: list[str | Path] | None = None, metho
     n_by_ident: dict[str, int] = {}
     for r in reals:
         n_by_ident[r["identity"]] = n_by_ident.get(r["identity"], 0) + 1
-    split_of = split_identities(list(n_by_ident), n_by_ident, seed)
+    split_of = (fold_identities(list(n_by_ident), n_by_ident, seed, folds) if folds > 1
+                else split_identities(list(n_by_ident), n_by_ident, seed))
     rest = sorted({p["identity"] for p in photos} - set(split_of))
     labels = sorted(set(split_of.values()))
     for k, ident in enumerate(rest):  # photo-only identities: spread over the splits
