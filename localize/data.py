@@ -88,6 +88,24 @@ def forge_persons(root: str | Path) -> dict[str, str]:
             if isinstance(r, dict) and "id" in r and "identity" in r}
 
 
+def forge_folds(root: str | Path) -> dict[str, int]:
+    """person -> fold of a `localize forge --folds` corpus (its manifest.json), including people
+    who appear only as faces (photo-only identities have no video, so no pair carries their
+    fold, yet their faces are in that fold's fakes); {} for other trees."""
+    f = Path(root) / "manifest.json"
+    try:
+        m = json.loads(f.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(m, dict) or m.get("created_by") != "localize forge":
+        return {}
+    out = {}
+    for ident, label in (m.get("identity_splits") or {}).items():
+        if isinstance(label, str) and label.startswith("fold") and label[4:].isdigit():
+            out[str(ident)] = int(label[4:])
+    return out
+
+
 def sources_from_pairs(root: str | Path, *, derived: str | Path | None = None, name: str | None = None,
                        compressions: Sequence[str] | None = None, identity: str = "person") -> list[VideoSource]:
     """Sources of a pair dataset (FF++ tree, DFDC folder, CSV pair list) via ``masks.pairs``.
@@ -237,7 +255,7 @@ def collect_sources(specs: Sequence[dict[str, Any]], exclude: Sequence[str] = ()
 
 
 def assign_splits(sources: Sequence[VideoSource], val_fraction: float, seed: int = 0,
-                  fold: tuple[int, int] | None = None) -> dict[str, str]:
+                  fold: tuple[int, int] | None = None, fold_labels: dict[str, int] | None = None) -> dict[str, str]:
     """identity -> split. Dataset splits win (official FF++ / forge splits); identities
     without one go to val by a seeded hash order (at least one when there are two or
     more), so no identity is ever in both train and validation. An identity that a
@@ -248,7 +266,7 @@ def assign_splits(sources: Sequence[VideoSource], val_fraction: float, seed: int
     never mix folds), else dealt into the folds with the fewest identities by a seeded hash
     order; train/val/test labels of datasets are ignored then."""
     if fold is not None:
-        return fold_splits(fold_of(sources, int(fold[1]), seed), int(fold[0]), int(fold[1]))
+        return fold_splits(fold_of(sources, int(fold[1]), seed, fold_labels), int(fold[0]), int(fold[1]))
     given: dict[str, str] = {}
     for s in sources:
         if s.split:
@@ -267,13 +285,20 @@ def assign_splits(sources: Sequence[VideoSource], val_fraction: float, seed: int
     return out
 
 
-def fold_of(sources: Sequence[VideoSource], k: int, seed: int = 0) -> dict[str, int]:
+def fold_of(sources: Sequence[VideoSource], k: int, seed: int = 0,
+            labels: dict[str, int] | None = None) -> dict[str, int]:
     """identity -> fold (0..k-1) for cross-fitting: the ``fold<j>`` label a dataset gives it (a
-    `localize forge --folds` corpus, whose fakes never mix folds), else dealt into the folds
+    `localize forge --folds` corpus, whose fakes never mix folds; ``labels``: its people,
+    :func:`forge_folds`, which also covers people seen only as faces), else dealt into the folds
     with the fewest identities in a seeded hash order. An identity in two folds is an error."""
     if k < 2:
         raise InputError(None, f"data.folds must be at least 2 for cross-fitting, got {k}")
     given: dict[str, int] = {}
+    for ident, j in (labels or {}).items():
+        if not 0 <= j < k:
+            raise InputError(None, f"a forge corpus puts {ident!r} in fold{j} but data.folds is {k}: use the "
+                             "corpus's fold count")
+        given[ident] = j
     for s in sources:
         if s.split and str(s.split).startswith("fold"):
             try:

@@ -343,8 +343,24 @@ def split_sources(cfg: dict) -> tuple[list, dict[str, str]]:
         raise InputError(None, "no usable training videos after exclusions")
     fold = _fold(cfg)
     if fold:
-        return sources, D.assign_splits(sources, 0.0, int(dc.get("fold_seed", 0)), fold=fold)
+        return sources, D.assign_splits(sources, 0.0, int(dc.get("fold_seed", 0)), fold=fold,
+                                         fold_labels=_forge_fold_labels(dc))
     return sources, D.assign_splits(sources, float(dc["val_fraction"]), int(cfg["seed"]))
+
+
+def _forge_fold_labels(dc: dict) -> dict[str, int]:
+    """person -> fold of every `forge --folds` corpus among the pair sources (they must agree)."""
+    from . import data as D
+
+    out: dict[str, int] = {}
+    for spec in dc["sources"]:
+        if spec.get("kind", "auto") in ("pairs", "auto"):
+            path = Path(os.path.expanduser(str(spec["path"])))
+            for ident, j in D.forge_folds(path).items():
+                if out.get(ident, j) != j:
+                    raise InputError(path, f"puts {ident!r} in fold{j}, another corpus in fold{out[ident]}")
+                out[ident] = j
+    return out
 
 
 def _fold(cfg: dict) -> tuple[int, int] | None:
@@ -397,7 +413,7 @@ def export_bundle(cfg: dict, dest: str | Path, progress: bool = True) -> dict[st
     if _fold(cfg):  # every fold's split travels with the crops, so each fold trains from this one bundle
         sources, _ = split_sources(cfg)
         k = _fold(cfg)[1]
-        folds = (k, D.fold_of(sources, k, int(cfg["data"].get("fold_seed", 0))))
+        folds = (k, D.fold_of(sources, k, int(cfg["data"].get("fold_seed", 0)), _forge_fold_labels(cfg["data"])))
     return D.save_bundle(sets, splits, dest, crop=_crop_params(cfg), manifest_hash=mhash, source_keys=keys,
                          progress=progress, folds=folds)
 

@@ -27,11 +27,47 @@ def _inputs(**cal):
     return meta, calibration, analyze
 
 
+FOOTAGE = [f"/data/real_{i:02d}.mp4" for i in range(22)]
+
+
 def test_all_criteria_pass_and_held_out_media_do_not_count(rule):
     meta, cal, an = _inputs()
-    v = rule.verdict(meta, cal, "xray", an, min_val_tpr=0.25, min_val_frame_auc=0.7)
+    v = rule.verdict(meta, cal, "xray", an, min_val_tpr=0.25, min_val_frame_auc=0.7, footage=FOOTAGE)
     assert v["ship"] and v["criteria"]["4_no_non_held_out_real_called_fake"]["checked"] == 1
-    assert v["criteria"]["5_real_validation_videos"]["n"] == 22  # photos are not videos
+    c5 = v["criteria"]["5_real_validation_videos"]
+    assert c5["n_in_calibration"] == 22 and c5["n_distinct_footage"] == 22  # photos are not videos
+
+
+def test_addendum_5_distinct_footage_and_cross_fit_candidates(rule):
+    meta, cal, an = _inputs()
+    # 22 real validation videos in the calibration, but 12 of them re-encoded copies of 10 files
+    v = rule.verdict(meta, cal, "xray", an, min_val_tpr=0.25, min_val_frame_auc=0.7, footage=FOOTAGE[:10])
+    assert not v["ship"] and not v["criteria"]["5_real_validation_videos"]["pass"]
+    v = rule.verdict(meta, cal, "xray", an, min_val_tpr=0.25, min_val_frame_auc=0.7)  # count not made: fail
+    assert not v["criteria"]["5_real_validation_videos"]["pass"]
+    # a cross-fit candidate's non-held-out reals are in-sample for most members: criterion 4 fails closed
+    v = rule.verdict(meta | {"cross_fit": {"folds": 5}}, cal, "xray", an, min_val_tpr=0.25, min_val_frame_auc=0.7,
+                     footage=FOOTAGE)
+    c4 = v["criteria"]["4_no_non_held_out_real_called_fake"]
+    assert not v["ship"] and not c4["pass"] and "out of fold" in c4["note"]
+
+
+def test_distinct_footage_of_the_xray_config(rule, shared_data):
+    """configs/xray.yaml validates on 4 real videos and their 4 forge c23 copies: 4 distinct."""
+    import os
+
+    from localize import training as T
+
+    if not (ROOT / "runs" / "forge-people" / "manifest.json").exists():
+        pytest.skip("runs/forge-people (the forge corpus of configs/xray.yaml) is not built here")
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        got = rule.real_validation_footage(T.load_config(ROOT / "configs" / "xray.yaml"), cross_fit=False)
+    finally:
+        os.chdir(cwd)
+    assert sorted(Path(p).name for p in got) == ["talking_03.mp4", "talking_08.mp4", "video_1.mp4", "video_1.mp4"]
+    assert {Path(p).parent.name for p in got if p.endswith("video_1.mp4")} == {"donald_trump", "katie_hill"}
 
 
 @pytest.mark.parametrize("change, failing", [
@@ -48,6 +84,8 @@ def test_each_criterion_fails_alone(rule, change, failing):
         meta["metrics"]["frame_auc"] = change["frame_auc"]
     if "called" in change:
         an["reals"][change["called"]]["decision"] = "fake"
-    v = rule.verdict(meta, cal, change.get("target", "xray"), an, min_val_tpr=0.25, min_val_frame_auc=0.7)
+    footage = FOOTAGE[:12] if "n_real" in change else FOOTAGE
+    v = rule.verdict(meta, cal, change.get("target", "xray"), an, min_val_tpr=0.25, min_val_frame_auc=0.7,
+                     footage=footage)
     assert not v["ship"]
     assert [k for k, c in v["criteria"].items() if not c["pass"]] == [failing]

@@ -375,7 +375,7 @@ def test_calibrate_on_an_analysts_own_footage(forge_corpus, tmp_path, capsys):
     assert "--fakes" in capsys.readouterr().err and not out.exists()
 
 
-def test_fold_assignment_keeps_each_person_in_one_fold():
+def test_fold_assignment_keeps_each_person_in_one_fold(tmp_path):
     from localize import data as D
 
     def src(ident, split=None):
@@ -392,6 +392,16 @@ def test_fold_assignment_keeps_each_person_in_one_fold():
     assert D.assign_splits(srcs, 0.2, 0, fold=(1, 3)) == sp  # val_fraction ignored; the seed is data.fold_seed
     with pytest.raises(InputError, match="both fold0 and fold1"):
         D.fold_of(srcs + [src("a", "fold1")], 3)
+    # a person a forge corpus used only as a face (photos, no video: no pair carries the label)
+    # keeps the corpus's fold, else that fold's fakes would show a validation person's face
+    (tmp_path / "manifest.json").write_text(json.dumps({"created_by": "localize forge", "identity_splits": {
+        "a": "fold0", "f": "fold2", "old": "train"}}))
+    labels = D.forge_folds(tmp_path)
+    assert labels == {"a": 0, "f": 2}
+    f2 = D.fold_of(srcs, 3, seed=0, labels=labels)
+    assert f2["f"] == 2 and f2["a"] == 0
+    with pytest.raises(InputError, match="data.folds is 2"):
+        D.fold_of(srcs, 2, labels=labels)
     with pytest.raises(InputError, match="data.folds is 2"):
         D.fold_of([src("a", "fold2")], 2)
     with pytest.raises(InputError, match="at least 2"):
