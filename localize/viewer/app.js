@@ -154,6 +154,10 @@ async function showResult(job) {
   const opBits = [];
   const applies = pick(op, "applies_to"); if (applies) opBits.push("for " + applies);
   if (state.threshold !== null) opBits.push("threshold " + fmt(state.threshold));
+  // The decision is set for a false-positive rate, the probability by a calibration curve: say
+  // where they meet, so "probability 58 %" next to REAL does not read as a contradiction.
+  const tprob = num(pick(op, "threshold_probability"));
+  if (tprob !== null) opBits.push("called fake above probability " + pct(tprob));
   const tfpr = num(pick(op, "target_fpr")); if (tfpr !== null) opBits.push("target FPR " + pct(tfpr));
   const vfpr = num(pick(op, "val_fpr", "fpr")); if (vfpr !== null) opBits.push("validation FPR " + pct(vfpr));
   const vtpr = num(pick(op, "val_tpr", "tpr")); if (vtpr !== null) opBits.push("TPR " + pct(vtpr));
