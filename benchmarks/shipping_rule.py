@@ -49,7 +49,6 @@ def real_validation_footage(cfg: dict, cross_fit: bool) -> list[str]:
         except (OSError, ValueError):
             continue
         for r in man.get("reals", []):
-            made_from[str(root / "original_sequences")] = ""  # marks a forge corpus
             for comp in ("c0", "c23", "c40"):
                 made_from[str(root / "original_sequences" / "youtube" / comp / "videos" / f"{r['id']}.mp4")] = \
                     str(Path(r["source"]).resolve())

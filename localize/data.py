@@ -73,34 +73,30 @@ def _identity_of(path: Path, rule: str) -> str:
     return rule  # a fixed identity name
 
 
-def forge_persons(root: str | Path) -> dict[str, str]:
-    """video id -> person of a `localize forge` corpus (its manifest.json); {} for other trees.
-    A forge corpus numbers videos like FF++, but several videos can show one person, and
-    splits and folds must keep a person on one side."""
-    f = Path(root) / "manifest.json"
+def _forge_manifest(root: str | Path) -> dict:
+    """The manifest.json of a `localize forge` corpus at ``root``; {} for other trees."""
     try:
-        m = json.loads(f.read_text())
+        m = json.loads((Path(root) / "manifest.json").read_text())
     except (OSError, ValueError):
         return {}
-    if not isinstance(m, dict) or m.get("created_by") != "localize forge":
-        return {}
+    return m if isinstance(m, dict) and m.get("created_by") == "localize forge" else {}
+
+
+def forge_persons(root: str | Path) -> dict[str, str]:
+    """video id -> person of a `localize forge` corpus; {} for other trees. A forge corpus
+    numbers videos like FF++, but several videos can show one person, and splits and folds
+    must keep a person on one side."""
+    m = _forge_manifest(root)
     return {str(r["id"]): str(r["identity"]) for r in m.get("reals", []) + m.get("photos", [])
             if isinstance(r, dict) and "id" in r and "identity" in r}
 
 
 def forge_folds(root: str | Path) -> dict[str, int]:
-    """person -> fold of a `localize forge --folds` corpus (its manifest.json), including people
-    who appear only as faces (photo-only identities have no video, so no pair carries their
-    fold, yet their faces are in that fold's fakes); {} for other trees."""
-    f = Path(root) / "manifest.json"
-    try:
-        m = json.loads(f.read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(m, dict) or m.get("created_by") != "localize forge":
-        return {}
+    """person -> fold of a `localize forge --folds` corpus, including people who appear only
+    as faces (photo-only identities have no video, so no pair carries their fold, yet their
+    faces are in that fold's fakes); {} for other trees."""
     out = {}
-    for ident, label in (m.get("identity_splits") or {}).items():
+    for ident, label in (_forge_manifest(root).get("identity_splits") or {}).items():
         if isinstance(label, str) and label.startswith("fold") and label[4:].isdigit():
             out[str(ident)] = int(label[4:])
     return out
