@@ -446,6 +446,9 @@ def test_shutdown_fails_waiting_and_running_jobs(tmp_path):
 
 def test_sniff_and_display_name():
     assert sniff(b"\x00\x00\x00\x20ftypisom" + bytes(20)) == ("video", ".mp4")
+    assert sniff(b"\x00\x00\x00\x18ftypheic" + bytes(20)) == ("image", ".heic")  # an iPhone photo is a still
+    assert sniff(b"\x00\x00\x00\x18ftypmif1" + bytes(20)) == ("image", ".heic")
+    assert sniff(b"\x00\x00\x00\x1cftypavif" + bytes(20)) == ("image", ".avif")
     assert sniff(b"\x1a\x45\xdf\xa3" + bytes(20)) == ("video", ".mkv")
     assert sniff(b"\x89PNG\r\n\x1a\n" + bytes(20)) == ("image", ".png")
     assert sniff(b"\xff\xd8\xff\xe0" + bytes(20)) == ("image", ".jpg")

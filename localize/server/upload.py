@@ -188,6 +188,10 @@ def sniff(head: bytes) -> tuple[str, str] | None:
         return "image", ".tif"
     if h.startswith(b"BM") and len(h) >= 26:
         return "image", ".bmp"
+    if h[4:8] == b"ftyp" and h[8:12] in (b"heic", b"heix", b"heim", b"heis", b"mif1"):
+        return "image", ".heic"  # iPhone photos (HEIF still image)
+    if h[4:8] == b"ftyp" and h[8:12] == b"avif":
+        return "image", ".avif"
     if h[4:8] == b"ftyp":
         return "video", ".mp4"
     if h[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
@@ -230,7 +234,7 @@ def check_media(upload: Upload, job_dir: Path, *, max_duration_s: float, max_pix
     sniffed = sniff(upload.head)
     if sniffed is None:
         raise UploadError(415, "not a video or image format this server decodes "
-                               "(MP4/MOV, MKV/WebM, AVI, MPEG, PNG, JPEG, WebP, BMP, TIFF)")
+                               "(MP4/MOV, MKV/WebM, AVI, MPEG, PNG, JPEG, WebP, BMP, TIFF, HEIC, AVIF)")
     kind, suffix = sniffed
     target = job_dir / f"input{suffix}"
     job_dir.mkdir(parents=True, exist_ok=True)
