@@ -43,6 +43,7 @@ from .targets import OutputMeaning, meaning, suspected_region
 
 SCHEMA_VERSION = 1
 REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"  # the same, as a page to open without a server (localize.report_page)
 OVERLAY_MP4 = "overlay.mp4"
 TIMELINE_PNG = "timeline.png"
 CONTACT_SHEET_PNG = "contact_sheet.png"
@@ -576,7 +577,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     # Files.
     report_progress("write", 0, 1)
     with timer("write"):
-        files: dict[str, Any] = {"report": REPORT_JSON}
+        files: dict[str, Any] = {"report": REPORT_JSON, "page": REPORT_HTML}
         if opts.overlay:
             files["overlay"] = OVERLAY_MP4
         key = [it[2] for it in sorted(top, key=lambda it: (-it[0], it[2]))]
@@ -647,7 +648,11 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         versions=versions(),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    write_json(work / REPORT_JSON, report.to_dict())
+    from .report_page import render_report
+
+    d = report.to_dict()
+    write_json(work / REPORT_JSON, d)
+    write_text(work / REPORT_HTML, render_report(d))
     report_progress("write", 1, 1)
     return report
 
@@ -917,6 +922,9 @@ def run(args) -> int:
         bar.close()
     if len(paths) > 1:
         _write_csv(out / SUMMARY_CSV, rows)
+        from .report_page import render_summary
+
+        write_text(out / "summary.html", render_summary(rows))
         for r in rows:
             print(f"{r['input']}: {r['decision'] or 'error'}" + (f" p={r['probability']}" if r["probability"] else ""))
         print(f"summary: {out / SUMMARY_CSV}")

@@ -52,7 +52,7 @@ def carphone_report(carphone, loc, face_analyzer, tmp_path_factory):
 def test_carphone_faces_files_and_report(carphone_report, loc):
     rep, out = carphone_report
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [REPORT_JSON, OVERLAY_MP4, TIMELINE_PNG, CONTACT_SHEET_PNG, "frames"])
+        [REPORT_JSON, "report.html", OVERLAY_MP4, TIMELINE_PNG, CONTACT_SHEET_PNG, "frames"])
     assert not list(out.parent.glob(".*part*")), "temporary folder left behind"
     r = json.loads((out / REPORT_JSON).read_text())
     assert r["status"] == "ok" and r["schema_version"] == 1
@@ -94,6 +94,13 @@ def test_carphone_faces_files_and_report(carphone_report, loc):
     assert r["key_frames"] and all((out / "frames" / f"{i}.png").exists() for i in r["key_frames"])
     assert min(scores[i] for i in r["key_frames"]) >= sorted(scores.values())[-len(r["key_frames"])] - 1e-9
     assert r["overlay"]["frame_indices"] == [fr["index"] for fr in r["frames"]]
+    # the same report as a page to open without a server, linking the files beside it
+    page = (out / "report.html").read_text()
+    assert r["files"]["page"] == "report.html" and {"FAKE": "fake", "REAL": "real"}[
+        "FAKE" if "verdict fake" in page else "REAL"] == v["decision"]
+    for f in ("overlay.mp4", "timeline.png", "contact_sheet.png", "report.json"):
+        assert f"'{f}'" in page and (out / f).exists()
+    assert "Operating point" in page and ("Marginal decision" in page) == st["marginal"]
 
 
 def test_overlay_video_and_images_decode(carphone_report):
@@ -250,7 +257,10 @@ def test_cli_many_inputs_with_errors(ckpt, carphone, tmp_path, capsys, monkeypat
         assert sum(str(p) in ln for ln in lines) == 1
     # the good input was still processed; bad ones left nothing behind
     assert (out / "carphone_pristine" / REPORT_JSON).exists()
-    assert sorted(p.name for p in out.iterdir()) == ["carphone_pristine", "metrics.json", "summary.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["carphone_pristine", "metrics.json", "summary.csv",
+                                                     "summary.html"]
+    page = (out / "summary.html").read_text()
+    assert "carphone_pristine/report.html" in page and page.count("error:") == 5  # every bad input listed
     rows = list(csv.DictReader(open(out / "summary.csv")))
     assert [r["status"] for r in rows] == ["error", "ok", "error", "error", "error", "error"]
     assert rows[1]["decision"] in ("fake", "real") and rows[0]["error"]
