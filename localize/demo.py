@@ -183,7 +183,7 @@ def step_analyze(out: Path) -> Step:
         v = d.get("video", d)
         summary[label] = {k: v.get(k) for k in ("status", "score", "probability", "decision") if k in v}
         summary[label]["marginal"] = (v.get("stability") or {}).get("marginal")
-        for name in ("overlay.mp4", "timeline.png", "report.json"):
+        for name in ("report.html", "overlay.mp4", "timeline.png", "report.json"):
             if (dest / name).exists():
                 links[f"{label}: {name}"] = _rel(dest / name, out)
     return Step("analyze", summary=summary, links=links)
