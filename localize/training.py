@@ -840,7 +840,8 @@ def _package_ensemble(srcs: list, loaded: list[tuple], dst: str | Path, *, half:
     from .model import file_sha256, save_checkpoint
 
     _, one, first = loaded[0]
-    if any(_fold(meta.get("config") or {"data": {}}) for _, _, meta in loaded):
+    folds = {_fold(meta.get("config") or {"data": {}}) for _, _, meta in loaded}
+    if len(folds) > 1:  # runs of several folds: out-of-fold validation (runs of one fold: a seed ensemble)
         return _package_cross_fit(srcs, loaded, dst, half=half, warning=warning, overrides=overrides)
     for p, (_, mcfg, meta) in zip(srcs[1:], loaded[1:]):
         if mcfg != one:
@@ -867,6 +868,8 @@ def _package_ensemble(srcs: list, loaded: list[tuple], dst: str | Path, *, half:
                 "seed": meta.get("config", {}).get("seed"), "epoch": meta.get("epoch"), "metrics": meta.get("metrics")}
                for p, (_, _, meta) in zip(srcs, loaded)]
     seeds = "".join(f"s{m['seed']}" for m in members)
+    fold = _fold(tcfg)
+    seeds += "-f{}of{}".format(*fold) if fold else ""  # the runs of one cross-fitting fold
     meta = dict(model_id=f"unet-{one.encoder}-{one.input_size}-{mhash[:8]}-ens{len(members)}-{seeds}",
                 config=tcfg, data_manifest_hash=mhash, data=summary, metrics=metrics, calibration=cal,
                 ensemble_of=members, training_seconds=sum(float(m.get("training_seconds", 0)) for _, _, m in loaded),

@@ -410,7 +410,7 @@ def test_fold_assignment_keeps_each_person_in_one_fold(tmp_path):
         D.fold_splits(f, 3, 3)
 
 
-def test_cross_fitting_from_forge_folds_to_an_out_of_fold_calibrated_ensemble(tmp_path):
+def test_cross_fitting_from_forge_folds_to_an_out_of_fold_calibrated_ensemble(tmp_path, capsys):
     """`localize forge --folds 2` deals people into folds (a fake's target and face share one);
     each fold trains on the others (`data.folds`, `data.fold`); packaging the runs validates
     out of fold, so the operating point rests on every real video of the corpus."""
@@ -454,8 +454,16 @@ def test_cross_fitting_from_forge_folds_to_an_out_of_fold_calibrated_ensemble(tm
     assert ens.calibration["fitted_on"].startswith("out of fold")
     assert ens.calibration["n_real"] == sum(reals_per_fold)  # every real video of both folds sets the point
     assert "-cf2x2" in ens.model_id and len(ens._impl.members) == 2
+    # the runs of one fold make an ordinary seed ensemble of that fold (validated on its fold)
+    assert T.main(["--package", str(runs[0]), str(runs[0]), str(tmp_path / "f0.pt")]) == 0
+    assert load_localizer(tmp_path / "f0.pt").model_id.endswith("-f0of2")
     # a fold without a run, or a run of another config, is refused and nothing is written
-    assert T.main(["--package", str(runs[0]), str(runs[0]), str(tmp_path / "bad.pt")]) == 2
+    for n, run in enumerate(runs):
+        three = torch.load(run, map_location="cpu", weights_only=False)
+        three["config"]["data"]["folds"] = 3
+        torch.save(three, tmp_path / f"three{n}.pt")
+    assert T.main(["--package", str(tmp_path / "three0.pt"), str(tmp_path / "three1.pt"), str(tmp_path / "bad.pt")]) == 2
+    assert "no run for fold(s) [2] of 3" in capsys.readouterr().err
     other = torch.load(runs[1], map_location="cpu", weights_only=False)
     other["config"]["train"]["lr"] = 0.5
     torch.save(other, tmp_path / "other.pt")
