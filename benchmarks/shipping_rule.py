@@ -16,14 +16,20 @@ Criteria (validation and non-held-out media only; held-out figures never enter):
    real videos (a new like real lands above the highest of n with probability 1/(n+1));
    (addendum 5) counted as distinct footage: a forge corpus's re-encoded original is its source
    file, photos do not count.
-For a cross-fit candidate (addendum 5) criterion 4 must be judged out of fold, which this script
-does not do yet: it fails criterion 4 for such a candidate (fail closed).
+For a cross-fit candidate (addendum 5) criterion 4 is judged out of fold: each non-held-out real
+is scored by the runs of its own fold (``--oof F0.json ... Fk-1.json``: `analyze_shared.py` of each
+fold's runs, packaged per fold with `train.py --package`; the fold is read from the model id's
+``-f<j>of<k>``) against the candidate's threshold for its kind. Without them criterion 4 fails.
+
+    python benchmarks/shipping_rule.py --model CF.pt --analyze A.json --oof F0.json F1.json ...
 """
 from __future__ import annotations
 
 import argparse
 import fnmatch
 import json
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -60,12 +66,59 @@ def real_validation_footage(cfg: dict, cross_fit: bool) -> list[str]:
     return sorted(out)
 
 
+def fold_of_model(model_id: str) -> tuple[int, int] | None:
+    """(fold, folds) of a cross-fitting run or of one fold's seed ensemble, from its model id."""
+    m = re.search(r"-f(\d+)of(\d+)$", model_id or "")
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def fold_of_shared_media(cfg: dict, shared: Path) -> dict[str, int]:
+    """``analyze_shared`` key (path under ../shared/data) -> the fold that validated its person,
+    for every real of a cross-fitting config's sources (media the config never used: absent)."""
+    from localize import data as D
+    from localize import training as T
+
+    sources, _ = T.split_sources(cfg)
+    k = T._fold(cfg)[1]
+    folds = D.fold_of(sources, k, int(cfg["data"].get("fold_seed", 0)), T._forge_fold_labels(cfg["data"]))
+    root = shared.resolve()
+    out = {}
+    for s in sources:
+        try:
+            key = Path(s.video).resolve().relative_to(root).as_posix()
+        except ValueError:  # a forge corpus file, not a shared medium
+            continue
+        out[key] = folds[s.identity]
+    return out
+
+
+def out_of_fold_called_fake(checked: list[str], media_fold: dict[str, int], fold_results: dict[int, dict],
+                            threshold: float, still_threshold: float | None) -> tuple[list[str], list[str]]:
+    """(reals called fake, reals that could not be judged) when each is scored by the runs of its
+    own fold and compared with the candidate's threshold for its kind (photos: the still one)."""
+    from localize.video import is_image
+
+    fake, missing = [], []
+    for key in checked:
+        j = media_fold.get(key)
+        res = (fold_results.get(j) or {}).get("reals", {}).get(key) if j is not None else None
+        if j is None or res is None or res.get("score") is None:
+            missing.append(key)
+            continue
+        thr = still_threshold if (is_image(key) and still_threshold is not None) else threshold
+        if float(res["score"]) > thr:
+            fake.append(key)
+    return sorted(fake), sorted(missing)
+
+
 def verdict(meta: dict, calibration: dict, target: str, analyze: dict, *, min_val_tpr: float,
             min_val_frame_auc: float, held_out: tuple[str, ...] = HELD_OUT, min_real_videos: int = 20,
-            footage: list[str] | None = None) -> dict:
+            footage: list[str] | None = None, out_of_fold: tuple[list[str], list[str]] | None = None) -> dict:
     """The rule on one candidate: each criterion with its measured value, and ``ship``.
     ``footage``: the distinct real validation videos (:func:`real_validation_footage`); without
-    it criterion 5 fails (the count of addendum 5 cannot be made)."""
+    it criterion 5 fails (the count of addendum 5 cannot be made). ``out_of_fold``: for a
+    cross-fit candidate, (called fake, not judged) from :func:`out_of_fold_called_fake`;
+    without it criterion 4 fails for such a candidate."""
     from localize.targets import TARGETS
 
     metrics = meta.get("metrics") or {}
@@ -84,11 +137,16 @@ def verdict(meta: dict, calibration: dict, target: str, analyze: dict, *, min_va
                               and val_tpr >= min_val_tpr},
         "3_validation_frame_auc": {"frame_auc": auc, "min": min_val_frame_auc,
                                    "pass": auc is not None and auc >= min_val_frame_auc},
-        "4_no_non_held_out_real_called_fake": {
-            "checked": len(checked), "called_fake": called_fake, "errors": errors,
-            **({"note": "cross-fit candidate: must be judged out of fold (addendum 5), not implemented"}
-               if cross_fit else {}),
-            "pass": not called_fake and not errors and not cross_fit},
+        "4_no_non_held_out_real_called_fake": (
+            {"checked": len(checked), "called_fake": called_fake, "errors": errors,
+             "pass": not called_fake and not errors} if not cross_fit else
+            {"checked": len(checked), "judged": "out of fold (addendum 5)",
+             "called_fake": None if out_of_fold is None else out_of_fold[0],
+             "not_judged": None if out_of_fold is None else out_of_fold[1],
+             "called_fake_by_the_whole_ensemble": called_fake, "errors": errors,
+             **({"note": "cross-fit candidate: give each fold's analyze results (--oof)"} if out_of_fold is None
+                else {}),
+             "pass": out_of_fold is not None and not out_of_fold[0] and not out_of_fold[1] and not errors}),
         "5_real_validation_videos": {"n_in_calibration": n_videos,
                                      "n_distinct_footage": None if footage is None else len(footage),
                                      "footage": footage, "min": min_real_videos,
@@ -105,6 +163,8 @@ def main() -> int:
     ap.add_argument("--min-val-frame-auc", type=float, default=0.70)
     ap.add_argument("--min-real-videos", type=int, default=20)
     ap.add_argument("--held-out", nargs="*", default=list(HELD_OUT))
+    ap.add_argument("--oof", nargs="*", default=[], metavar="FOLD.json",
+                    help="cross-fit candidate: analyze_shared.py results of each fold's runs")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
 
@@ -117,10 +177,27 @@ def main() -> int:
         print(f"{args.analyze}: analyze results are of another model ({analyze['model']['sha256'][:12]})",
               file=sys.stderr)
         return 2
-    footage = real_validation_footage(loc.meta["config"], bool(loc.meta.get("cross_fit")))
+    cross_fit = bool(loc.meta.get("cross_fit"))
+    footage = real_validation_footage(loc.meta["config"], cross_fit)
+    oof = None
+    if cross_fit and args.oof:
+        shared = Path(os.environ.get("LOCALIZE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+        fold_results = {}
+        for f in args.oof:
+            res = json.loads(Path(f).read_text())
+            fk = fold_of_model(res["model"]["id"])
+            if fk is None or fk[1] != loc.meta["cross_fit"]["folds"]:
+                print(f"{f}: not the results of one fold of this {loc.meta['cross_fit']['folds']}-fold cross-fit "
+                      f"(model {res['model']['id']})", file=sys.stderr)
+                return 2
+            fold_results[fk[0]] = res
+        checked = [k for k in analyze["reals"] if not any(fnmatch.fnmatch(k, g) for g in args.held_out)]
+        cal = loc.calibration
+        oof = out_of_fold_called_fake(checked, fold_of_shared_media(loc.meta["config"], shared), fold_results,
+                                      float(cal["threshold"]), cal.get("still_threshold"))
     v = verdict(loc.meta, loc.calibration, loc.target, analyze, min_val_tpr=args.min_val_tpr,
                 min_val_frame_auc=args.min_val_frame_auc, held_out=tuple(args.held_out),
-                min_real_videos=args.min_real_videos, footage=footage)
+                min_real_videos=args.min_real_videos, footage=footage, out_of_fold=oof)
     v = {"model": args.model, "model_id": loc.model_id, "sha256": loc.sha256, **v}
     for k, c in v["criteria"].items():
         print(f"{'PASS' if c['pass'] else 'FAIL'} {k}: " + ", ".join(f"{a}={b}" for a, b in c.items() if a != "pass"))
