@@ -107,11 +107,12 @@ def sha256_file(path: str | Path, limit: int | None = None) -> str:
     return h.hexdigest()
 
 
-def fingerprint(path: str | Path, edge: int = 1 << 20) -> str:
+def fingerprint(path: str | Path, edge: int = 1 << 16) -> str:
     """Content fingerprint of a media file: its size and the sha256 of its first and last
-    ``edge`` bytes. Why not the mtime: a copied or re-provisioned dataset keeps its content
+    ``edge`` bytes (64 KiB: container header and index; a re-encode or truncation changes
+    them and the size). Why not the mtime: a copied or re-provisioned dataset keeps its content
     but not its mtimes, and cache keys and manifest hashes must follow the content; why not
-    the whole file: an FF++ copy is hundreds of GB (a re-encode changes size and header)."""
+    the whole file: an FF++ copy is hundreds of GB, read at every training start."""
     st = os.stat(path)
     return _fingerprint(str(path), st.st_size, st.st_mtime_ns, edge)
 
