@@ -51,6 +51,7 @@ class VideoSource:
     track_video: Path | None = None  # where faces are tracked (the original of a pair), default ``video``
     method: str = "real"
     dataset: str = ""
+    face_identity: str | None = None  # a fake's other person (face or driver source) when the dataset says
 
     def describe(self) -> dict[str, Any]:
         """Identity of the source for cache keys and manifests (paths and content fingerprints:
@@ -131,12 +132,13 @@ def sources_from_pairs(root: str | Path, *, derived: str | Path | None = None, n
         mask = p.mask or p.extra.get("derived_mask")
         ident = str(p.target or Path(p.original).stem)
         ident = persons.get(ident, ident)
+        face = None if not p.source or str(p.source) == str(p.target) else persons.get(str(p.source), str(p.source))
         if mask is None:
             log.warning("%s: no mask (official or derived), fake skipped for training", p.manipulated)
         else:
             out.append(VideoSource(key=f"{name}/{p.key}", video=Path(p.manipulated), label=1, identity=ident,
                                    split=p.split, mask=Path(mask), track_video=Path(p.original),
-                                   method=str(p.method or "fake"), dataset=name))
+                                   method=str(p.method or "fake"), dataset=name, face_identity=face))
         if str(p.original) not in seen_orig:
             seen_orig.add(str(p.original))
             out.append(VideoSource(key=f"{name}/original/{Path(p.original).stem}", video=Path(p.original), label=0,
@@ -283,38 +285,69 @@ def assign_splits(sources: Sequence[VideoSource], val_fraction: float, seed: int
 
 def fold_of(sources: Sequence[VideoSource], k: int, seed: int = 0,
             labels: dict[str, int] | None = None) -> dict[str, int]:
-    """identity -> fold (0..k-1) for cross-fitting: the ``fold<j>`` label a dataset gives it (a
-    `localize forge --folds` corpus, whose fakes never mix folds; ``labels``: its people,
-    :func:`forge_folds`, which also covers people seen only as faces), else dealt into the folds
-    with the fewest identities in a seeded hash order. An identity in two folds is an error."""
+    """identity -> fold (0..k-1) for cross-fitting. People linked by a fake (its target and the
+    person whose face or motion it took, ``face_identity``) are one group and share a fold, so no
+    fold's fakes show a person another fold validates on (FF++ pairs a_b / b_a, a forge corpus
+    made without ``--folds``). A group takes the ``fold<j>`` label a dataset gives its people (a
+    `localize forge --folds` corpus, ``labels``: :func:`forge_folds`, which also covers people
+    seen only as faces); the others are dealt into the folds with the fewest identities in a
+    seeded hash order. People of one group in two folds are an error."""
     if k < 2:
         raise InputError(None, f"data.folds must be at least 2 for cross-fitting, got {k}")
-    given: dict[str, int] = {}
-    for ident, j in (labels or {}).items():
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for s in sources:
+        find(s.identity)
+        if s.face_identity:
+            parent[find(s.face_identity)] = find(s.identity)
+    given: dict[str, tuple[int, str]] = {}  # group -> (fold, who said so)
+    where: dict[str, Path | None] = {}
+
+    def label(ident: str, j: int, origin: Path | None) -> None:
         if not 0 <= j < k:
-            raise InputError(None, f"a forge corpus puts {ident!r} in fold{j} but data.folds is {k}: use the "
-                             "corpus's fold count")
-        given[ident] = j
+            raise InputError(origin, f"puts {ident!r} in fold{j} but data.folds is {k}: use the corpus's fold count")
+        g = find(ident)
+        if g in given and given[g][0] != j:
+            if given[g][1] == ident:
+                raise InputError(origin, f"identity {ident!r} is in both fold{given[g][0]} and fold{j}")
+            raise InputError(origin, f"puts {ident!r} in fold{j}, but {given[g][1]!r} is in fold{given[g][0]} and "
+                             "a fake links them: a fold's fakes must not show another fold's people")
+        given[g] = (j, ident)
+        where[g] = origin
+
+    for ident, j in (labels or {}).items():
+        if ident in parent:
+            label(ident, j, None)
     for s in sources:
         if s.split and str(s.split).startswith("fold"):
             try:
                 j = int(str(s.split)[4:])
             except ValueError:
                 raise InputError(s.video, f"unknown split label {s.split!r}") from None
-            if j >= k:
-                raise InputError(s.video, f"is in {s.split} but data.folds is {k}: use the corpus's fold count")
-            if given.get(s.identity, j) != j:
-                raise InputError(s.video, f"identity {s.identity!r} is in both fold{given[s.identity]} and fold{j}")
-            given[s.identity] = j
+            label(s.identity, j, s.video)
+    groups: dict[str, list[str]] = {}
+    for ident in parent:
+        groups.setdefault(find(ident), []).append(ident)
     count = [0] * k
-    for j in given.values():
-        count[j] += 1
-    out = dict(given)
-    for ident in sorted({s.identity for s in sources} - set(given),
-                        key=lambda x: hashlib.sha256(f"{seed}:{x}".encode()).hexdigest()):
+    out: dict[str, int] = {}
+    for g, (j, _) in given.items():
+        count[j] += len(groups[g])
+        out.update({i: j for i in groups[g]})
+    free = sorted((g for g in groups if g not in given),
+                  key=lambda g: hashlib.sha256(f"{seed}:{min(groups[g])}".encode()).hexdigest())
+    for g in sorted(free, key=lambda g: -len(groups[g])):  # big groups first, each to the emptiest fold
         j = min(range(k), key=lambda f: (count[f], f))
-        out[ident] = j
-        count[j] += 1
+        out.update({i: j for i in groups[g]})
+        count[j] += len(groups[g])
+    for ident, j in (labels or {}).items():  # people only a corpus names (no source here) keep its fold
+        out.setdefault(ident, j)
     return out
 
 
@@ -356,6 +389,7 @@ def entry_key(source: VideoSource, crop: CropParams) -> str:
     d = source.describe()
     d.pop("split", None)  # the split does not change the pixels
     d.pop("identity", None)
+    d.pop("face_identity", None)
     blob = json.dumps({"v": CACHE_VERSION, "crop": asdict(crop), "src": d}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 

@@ -402,6 +402,15 @@ def test_fold_assignment_keeps_each_person_in_one_fold(tmp_path):
     assert f2["f"] == 2 and f2["a"] == 0
     with pytest.raises(InputError, match="data.folds is 2"):
         D.fold_of(srcs, 2, labels=labels)
+    # people linked by a fake (FF++ a_b and b_a, or any face swap) share a fold, whoever deals them
+    pair = [D.VideoSource(key=f"ff/{t}_{f}", video=Path(f"/x/{t}_{f}.mp4"), label=1, identity=t, face_identity=f)
+            for t, f in (("p1", "p2"), ("p2", "p1"), ("p3", "p4"), ("p4", "p3"), ("p5", "p6"), ("p6", "p5"))]
+    for seed in range(5):
+        g = D.fold_of(pair, 3, seed=seed)
+        assert g["p1"] == g["p2"] and g["p3"] == g["p4"] and g["p5"] == g["p6"]
+        assert sorted(g.values()) == [0, 0, 1, 1, 2, 2]
+    with pytest.raises(InputError, match="a fake links them"):
+        D.fold_of(pair + [src("p1", "fold0"), src("p2", "fold1")], 3)
     with pytest.raises(InputError, match="data.folds is 2"):
         D.fold_of([src("a", "fold2")], 2)
     with pytest.raises(InputError, match="at least 2"):
