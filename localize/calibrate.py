@@ -94,6 +94,18 @@ def calibrate(model: str | Path, config: str | Path | None = None, out: str | Pa
 
     model = Path(model)
     cfg = load_config(config) if config else None
+    if not model.exists():
+        raise InputError(model, "model file not found")
+    try:
+        payload = torch.load(model, map_location="cpu", weights_only=False)
+    except Exception as e:  # corrupt or foreign file
+        raise InputError(model, f"not a localizer checkpoint ({type(e).__name__})") from None
+    if not isinstance(payload, dict) or "state_dict" not in payload:
+        raise InputError(model, "not a localizer checkpoint (.pt) to calibrate")
+    if cfg is not None and payload.get("cross_fit"):
+        raise InputError(model, "a cross-fit ensemble: its members saw every validation video but their own "
+                         "fold's, so only the out-of-fold calibration of `train.py --package` is fair; set it on "
+                         "your own footage with --reals instead of --config")
     items: list[tuple[Path, int]] = []
     if cfg is not None:
         vals = validation_sources(cfg)
@@ -103,14 +115,6 @@ def calibrate(model: str | Path, config: str | Path | None = None, out: str | Pa
     items += footage(reals, 0) + footage(fakes, 1)
     if not items:
         raise InputError(model, "nothing to calibrate on: give --config and/or --reals")
-    if not model.exists():
-        raise InputError(model, "model file not found")
-    try:
-        payload = torch.load(model, map_location="cpu", weights_only=False)
-    except Exception as e:  # corrupt or foreign file
-        raise InputError(model, f"not a localizer checkpoint ({type(e).__name__})") from None
-    if not isinstance(payload, dict) or "state_dict" not in payload:
-        raise InputError(model, "not a localizer checkpoint (.pt) to calibrate")
     try:
         old: Calibration | None = Calibration.from_dict(payload.get("calibration"))
     except ValueError:  # an uncalibrated checkpoint

@@ -463,6 +463,11 @@ def test_cross_fitting_from_forge_folds_to_an_out_of_fold_calibrated_ensemble(tm
     assert ens.calibration["fitted_on"].startswith("out of fold")
     assert ens.calibration["n_real"] == sum(reals_per_fold)  # every real video of both folds sets the point
     assert "-cf2x2" in ens.model_id and len(ens._impl.members) == 2
+    # its members saw every validation video but their own fold's: no in-sample recalibration
+    from localize import calibrate as C
+
+    with pytest.raises(InputError, match="cross-fit ensemble"):
+        C.calibrate(dst, ROOT / "configs" / "ci.yaml", tmp_path / "recal.pt")
     # the runs of one fold make an ordinary seed ensemble of that fold (validated on its fold)
     assert T.main(["--package", str(runs[0]), str(runs[0]), str(tmp_path / "f0.pt")]) == 0
     assert load_localizer(tmp_path / "f0.pt").model_id.endswith("-f0of2")
