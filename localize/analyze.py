@@ -567,6 +567,10 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                          f"{1 / (n + 1):.0%}, unlike footage more often")
     if status == "no_face":
         warns.append("no face found in any analysed frame: nothing to decide")
+    meta = media_metadata(path)
+    if meta.get("interlaced"):
+        warns.append("interlaced footage (two fields woven into each frame): combing at moving edges was not in "
+                     "the training data; deinterlace it (ffmpeg -vf yadif) and analyse again before relying on it")
     if stability and stability["marginal"]:
         lo, hi = stability["score_interval"]
         warns.append(f"marginal decision: other frames of this video could give the other one (score {score:.4g}, "
@@ -613,7 +617,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         input={"path": str(path), "name": path.name, "sha256": sha256_file(path),
                "size_bytes": path.stat().st_size, "width": info.width, "height": info.height, "fps": info.fps,
                "n_frames": info.n_frames, "duration": round(info.duration, 4), "codec": info.codec,
-               "is_image": info.is_image, "rotation": info.rotation, "metadata": media_metadata(path),
+               "is_image": info.is_image, "rotation": info.rotation, "metadata": meta,
                "frames_requested": len(indices), "frames_analyzed": len(frames_out),
                "frames_with_face": n_face_frames},
         video={"status": status, "decision": decision, "score": None if score is None else round(score, 6),

@@ -223,9 +223,10 @@ def media_metadata(path: str | Path) -> dict:
 
         with av.open(str(path)) as c:
             s = c.streams.video[0]
+            order = int(getattr(s.codec_context, "field_order", 0) or 0)  # AVFieldOrder: 1 progressive
             return {"format": c.format.name, "bit_rate": c.bit_rate, "tags": dict(c.metadata),
                     "stream_tags": dict(s.metadata), "profile": s.codec_context.profile,
-                    "pix_fmt": s.codec_context.pix_fmt}
+                    "pix_fmt": s.codec_context.pix_fmt, "interlaced": None if order == 0 else order > 1}
     except Exception:  # noqa: BLE001 - metadata never decides anything; a file that cannot be read fails elsewhere
         return {}
 

@@ -406,3 +406,22 @@ def test_phone_video_with_a_display_rotation_is_analysed_upright(carphone, loc, 
     rep = analyze_path(phone, tmp_path / "out", localizer=loc, analyzer=face_analyzer,
                        options=AnalyzeOptions(count=6, overlay=False, key_frames=0))
     assert rep.status == "ok" and rep.input["frames_with_face"] == 6 and rep.input["rotation"] == info.rotation
+
+
+def test_interlaced_footage_is_flagged(carphone, loc, face_analyzer, tmp_path):
+    """Broadcast footage with fields woven into frames: combing was not in the training data."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from localize.video import media_metadata
+
+    tv = tmp_path / "tv.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(carphone), "-vf",
+                    "tinterlace=mode=interleave_top", "-flags", "+ildct+ilme", "-c:v", "libx264", "-x264opts",
+                    "tff=1", str(tv)], check=True)
+    assert media_metadata(tv)["interlaced"] is True
+    rep = analyze_path(tv, tmp_path / "out", localizer=loc, analyzer=face_analyzer,
+                       options=AnalyzeOptions(count=4, overlay=False, key_frames=0))
+    assert any(w.startswith("interlaced footage") for w in rep.warnings)
+    assert rep.input["metadata"]["interlaced"] is True

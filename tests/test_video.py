@@ -87,7 +87,7 @@ def test_media_metadata_says_what_wrote_the_file(carphone, short_gop, tmp_path):
 
     m = V.media_metadata(short_gop)
     assert m["format"].startswith("mov") and m["tags"]["encoder"].startswith("Lavf") and m["pix_fmt"] == "yuv420p"
-    assert "libx264" in m["stream_tags"].get("encoder", "")
+    assert "libx264" in m["stream_tags"].get("encoder", "") and m["interlaced"] is False
     im = Image.fromarray(astronaut_image())
     exif = Image.Exif()
     exif[0x010F], exif[0x0110], exif[0x0131] = "Canon", "EOS 5D", "Adobe Photoshop 25.0"
