@@ -492,3 +492,20 @@ def test_cross_fitting_from_forge_folds_to_an_out_of_fold_calibrated_ensemble(tm
         assert got == {k: v for k, v in want.items() if k in got} and set(got.values()) == {"train", "val"}
     with pytest.raises(InputError, match="exported with 2 folds"):
         D.load_bundle(tmp_path / "bundle", T._crop_params(cfg), fold=(0, 3))
+
+
+def test_shipping_rule_counts_distinct_real_footage(forge_corpus):
+    """Addendum 5: the built-in corpus's validation reals are animations of one photo, and its
+    reals as a whole are segments of one clip and those: 1 and 2 pieces of footage."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("shipping_rule", ROOT / "benchmarks" / "shipping_rule.py")
+    rule = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rule)
+    cfg = T.load_config(None, [f"data.sources=[{{path: '{forge_corpus}', kind: pairs, compressions: [c23], "
+                                "split_map: {test: val}}]"])
+    sources, splits = T.split_sources(cfg)
+    assert sum(1 for s in sources if s.label == 0 and splits[s.identity] == "val") >= 2  # several clips, one photo
+    assert rule.real_validation_footage(cfg, cross_fit=False) == [str(Path("builtin:astronaut").resolve())]
+    everything = rule.real_validation_footage(cfg, cross_fit=True)
+    assert len(everything) == 2 and any(p.endswith("carphone_pristine.mp4") for p in everything)
