@@ -250,7 +250,10 @@ def iter_frames(path: str | Path, indices: Iterable[int] | None = None, *,
     wanted = None if indices is None else sorted(set(int(i) for i in indices))
     if wanted and seek_gap is not None and len(wanted) > 0 and (
             wanted[0] > seek_gap or any(b - a > seek_gap for a, b in zip(wanted, wanted[1:]))):
-        pts = frame_timestamps(path)
+        try:
+            pts = frame_timestamps(path)
+        except InputError:  # a stream that does not demux to the end: decode what does, in order
+            pts = []
         if pts:
             done = yield from _seeking(path, wanted, pts, seek_gap)
             if done is None:  # every wanted frame was found

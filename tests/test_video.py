@@ -52,6 +52,12 @@ def test_unusable_timestamps_fall_back_to_sequential(short_gop, monkeypatch):
     n = V.probe(short_gop).n_frames
     want = [3, n // 2, n - 2]
     assert list(_frames(short_gop, want, 1)) == want
+
+    def broken(path):  # a stream that does not demux to the end
+        raise V.InputError(path, "corrupt video stream")
+
+    monkeypatch.setattr(V, "frame_timestamps", broken)
+    assert list(_frames(short_gop, want, 1)) == want
     # a pts list that does not match the stream: what was found is kept, the rest decoded in order
     monkeypatch.setattr(V, "frame_timestamps", lambda path: [t * 3 + 1 for t in range(n)])  # matches no frame
     got = _frames(short_gop, want, 1)
