@@ -364,7 +364,7 @@ def analyze_path(path: str | Path, out_dir: str | Path, *, localizer, options: A
 def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: Progress | None,
              analyzer) -> Report:
     from .faces import FaceAnalyzer, crop, crop_box, landmark_box, track_faces
-    from .video import iter_frames, media_metadata, probe
+    from .video import frame_timestamps, iter_frames, media_metadata, probe, variable_frame_rate
 
     timer = _Timer()
     t_start = time.perf_counter()
@@ -568,6 +568,13 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     if status == "no_face":
         warns.append("no face found in any analysed frame: nothing to decide")
     meta = media_metadata(path)
+    vfr = False
+    if not info.is_image:
+        with contextlib.suppress(InputError):
+            vfr = variable_frame_rate(frame_timestamps(path))
+    if vfr:
+        warns.append("variable frame rate: frame times in this report (frame index / average rate) and the "
+                     "viewer's alignment with the original are approximate")
     if meta.get("interlaced"):
         warns.append("interlaced footage (two fields woven into each frame): combing at moving edges was not in "
                      "the training data; deinterlace it (ffmpeg -vf yadif) and analyse again before relying on it")
@@ -617,7 +624,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         input={"path": str(path), "name": path.name, "sha256": sha256_file(path),
                "size_bytes": path.stat().st_size, "width": info.width, "height": info.height, "fps": info.fps,
                "n_frames": info.n_frames, "duration": round(info.duration, 4), "codec": info.codec,
-               "is_image": info.is_image, "rotation": info.rotation, "metadata": meta,
+               "is_image": info.is_image, "rotation": info.rotation, "variable_frame_rate": vfr, "metadata": meta,
                "frames_requested": len(indices), "frames_analyzed": len(frames_out),
                "frames_with_face": n_face_frames},
         video={"status": status, "decision": decision, "score": None if score is None else round(score, 6),

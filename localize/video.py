@@ -231,6 +231,16 @@ def media_metadata(path: str | Path) -> dict:
         return {}
 
 
+def variable_frame_rate(pts: Sequence[int]) -> bool:
+    """Whether frame durations vary (phones in low light, screen recordings): more than 5 % of
+    them differ from the median by over 25 % (timestamp rounding, e.g. 33/34 ms, does not count)."""
+    if len(pts) < 3:
+        return False
+    d = np.diff(np.asarray(pts, np.float64))
+    med = float(np.median(d))
+    return med > 0 and float(np.mean(np.abs(d - med) > 0.25 * med)) > 0.05
+
+
 def iter_frames(path: str | Path, indices: Iterable[int] | None = None, *,
                 seek_gap: int | None = SEEK_GAP) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(index, rgb)`` for every frame, or only for the sorted ``indices``.

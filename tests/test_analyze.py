@@ -424,4 +424,4 @@ def test_interlaced_footage_is_flagged(carphone, loc, face_analyzer, tmp_path):
     rep = analyze_path(tv, tmp_path / "out", localizer=loc, analyzer=face_analyzer,
                        options=AnalyzeOptions(count=4, overlay=False, key_frames=0))
     assert any(w.startswith("interlaced footage") for w in rep.warnings)
-    assert rep.input["metadata"]["interlaced"] is True
+    assert rep.input["metadata"]["interlaced"] is True and rep.input["variable_frame_rate"] is False
