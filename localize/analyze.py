@@ -364,7 +364,7 @@ def analyze_path(path: str | Path, out_dir: str | Path, *, localizer, options: A
 def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: Progress | None,
              analyzer) -> Report:
     from .faces import FaceAnalyzer, crop, crop_box, landmark_box, track_faces
-    from .video import frame_timestamps, iter_frames, media_metadata, probe, variable_frame_rate
+    from .video import frame_times, iter_frames, media_metadata, probe, variable_frame_rate
 
     timer = _Timer()
     t_start = time.perf_counter()
@@ -430,6 +430,16 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
 
     # Pass 2: crop, predict in batches, score, draw.
     fps = info.fps if not info.is_image else 1.0
+    # Frame times: index / rate, or the frames' own timestamps where the rate varies (a dropped-
+    # frame or low-light phone recording), so times in the report and the viewer match the file.
+    vfr, times = False, []
+    if not info.is_image:
+        with contextlib.suppress(InputError):
+            times = frame_times(path)
+            vfr = variable_frame_rate(times) and len(times) == info.n_frames
+
+    def t_of(i: int) -> float:
+        return times[i] if vfr and i < len(times) else i / fps
     med_step = float(np.median(np.diff(decoded))) if len(decoded) > 1 else 1.0
     overlay_fps = max(1.0, fps / med_step) if not info.is_image else 1.0
     long_side = max(info.width, info.height)
@@ -460,7 +470,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                     probs, fprobs = np.zeros((0, size, size), np.float32), None
             k = 0
             for idx, img, faces in pending:
-                fr = FrameResult(index=idx, time=round(idx / fps, 4), status="ok" if faces else "no_face")
+                fr = FrameResult(index=idx, time=round(t_of(idx), 4), status="ok" if faces else "no_face")
                 draws = []
                 for tid, fbox, cbox, detected, _ in faces:
                     p = probs[k]
@@ -568,13 +578,9 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     if status == "no_face":
         warns.append("no face found in any analysed frame: nothing to decide")
     meta = media_metadata(path)
-    vfr = False
-    if not info.is_image:
-        with contextlib.suppress(InputError):
-            vfr = variable_frame_rate(frame_timestamps(path))
     if vfr:
-        warns.append("variable frame rate: frame times in this report (frame index / average rate) and the "
-                     "viewer's alignment with the original are approximate")
+        warns.append("variable frame rate: frame times in this report are the frames' own timestamps; the overlay "
+                     "video plays the analysed frames at the average rate")
     if meta.get("interlaced"):
         warns.append("interlaced footage (two fields woven into each frame): combing at moving edges was not in "
                      "the training data; deinterlace it (ffmpeg -vf yadif) and analyse again before relying on it")
@@ -600,14 +606,14 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                 (work / FRAMES_DIR / f"{it[2]}.png").write_bytes(encode_png(it[3]))
             ranked = sorted(top, key=lambda it: (-it[0], it[2]))
             sheet = contact_sheet([it[3] for it in ranked],
-                                  [f"frame {it[2]} ({it[2] / fps:.2f}s)  {it[0] * 100:.1f}%" for it in ranked])
+                                  [f"frame {it[2]} ({t_of(it[2]):.2f}s)  {it[0] * 100:.1f}%" for it in ranked])
             (work / CONTACT_SHEET_PNG).write_bytes(encode_png(sheet, 3))
             files["contact_sheet"] = CONTACT_SHEET_PNG
             files["frames"] = [f"{FRAMES_DIR}/{i}.png" for i in key]
         top.clear()
         from .overlay import timeline_png
 
-        series = {tid: ([i / fps for i in track_frames[tid]], track_scores[tid]) for tid in track_scores}
+        series = {tid: ([t_of(i) for i in track_frames[tid]], track_scores[tid]) for tid in track_scores}
         title = f"{path.name}: {decision}" + (f" (p={prob:.2f})" if prob is not None else "")
         (work / TIMELINE_PNG).write_bytes(timeline_png(
             [f.time for f in frames_out], [f.score for f in frames_out],

@@ -231,7 +231,20 @@ def media_metadata(path: str | Path) -> dict:
         return {}
 
 
-def variable_frame_rate(pts: Sequence[int]) -> bool:
+def frame_times(path: str | Path) -> list[float]:
+    """Presentation time of each frame in seconds from the first (display order), from the
+    timestamps of one demux pass; [] when they are unusable (see :func:`frame_timestamps`)."""
+    pts = frame_timestamps(path)
+    if not pts:
+        return []
+    with _open(Path(path)) as c:
+        tb = c.streams.video[0].time_base
+    if not tb:
+        return []
+    return [float((p - pts[0]) * tb) for p in pts]
+
+
+def variable_frame_rate(pts: Sequence[float]) -> bool:
     """Whether frame durations vary (phones in low light, screen recordings): more than 5 % of
     them differ from the median by over 25 % (timestamp rounding, e.g. 33/34 ms, does not count)."""
     if len(pts) < 3:

@@ -425,3 +425,26 @@ def test_interlaced_footage_is_flagged(carphone, loc, face_analyzer, tmp_path):
                        options=AnalyzeOptions(count=4, overlay=False, key_frames=0))
     assert any(w.startswith("interlaced footage") for w in rep.warnings)
     assert rep.input["metadata"]["interlaced"] is True and rep.input["variable_frame_rate"] is False
+
+
+def test_variable_frame_rate_video_reports_the_frames_own_times(carphone, loc, face_analyzer, tmp_path):
+    """25 fps for 60 frames, then 12.5 fps: index / average rate would put frame 100 at 6.0 s,
+    its timestamp says 5.6 s; the report, its timeline and the viewer use the timestamp."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    vfr = tmp_path / "vfr.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(carphone), "-vf",
+                    "setpts='if(lt(N,60),N/25/TB,(60/25+(N-60)/12.5)/TB)'", "-fps_mode", "vfr", "-c:v", "libx264",
+                    str(vfr)], check=True)
+    rep = analyze_path(vfr, tmp_path / "out", localizer=loc, analyzer=face_analyzer,
+                       options=AnalyzeOptions(frames="all", overlay=False, key_frames=0))
+    assert rep.input["variable_frame_rate"] is True
+    t = {f.index: f.time for f in rep.frames}
+    assert t[30] == pytest.approx(1.2, abs=0.01) and t[100] == pytest.approx(5.6, abs=0.01)
+    assert any(w.startswith("variable frame rate") for w in rep.warnings)
+    cfr = analyze_path(carphone, tmp_path / "cfr", localizer=loc, analyzer=face_analyzer,
+                       options=AnalyzeOptions(count=4, overlay=False, key_frames=0))
+    assert cfr.input["variable_frame_rate"] is False
+    assert all(f.time == pytest.approx(f.index / cfr.input["fps"], abs=1e-3) for f in cfr.frames)

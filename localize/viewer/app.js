@@ -124,8 +124,12 @@ async function showResult(job) {
   state.ovIdx = (ovr.frame_indices || []).map(Number);
   if (!state.ovIdx.length) state.ovIdx = Array.from({ length: state.nFrames }, (_, i) => i);
   state.ovFps = num(ovr.fps) || state.fps;
-  state.stepped = state.ovIdx.length < state.nFrames;  // sampled frames: the original follows by seeking
   state.frames = frameList(r);
+  // Frame times as the report gives them: the frames' own timestamps for variable-frame-rate
+  // video, whose original cannot follow an overlay played at the average rate by time alone.
+  state.vfr = pick(rin, "variable_frame_rate") === true;
+  state.timeOf = new Map(state.frames.filter((f) => f.time !== null).map((f) => [Number(f.index), f.time]));
+  state.stepped = state.ovIdx.length < state.nFrames || state.vfr;  // the original follows by seeking
   const v = videoPart(r);
   const op = operatingPoint(r);
   state.threshold = num(pick(op, "threshold")) ?? num(pick(v, "threshold"));
@@ -316,7 +320,10 @@ function syncOriginal(force) {
   if (orig.hidden || !orig.src) return;
   if (state.stepped) {  // the overlay skips frames: show the same source frame, paused
     const n = currentFrame();
-    if (force || n !== state.lastSrc) { state.lastSrc = n; orig.currentTime = (n + 0.5) / state.fps; }
+    if (force || n !== state.lastSrc) {
+      state.lastSrc = n;
+      orig.currentTime = state.vfr && state.timeOf.has(n) ? state.timeOf.get(n) + 0.3 / state.fps : (n + 0.5) / state.fps;
+    }
     if (!orig.paused) orig.pause();
     return;
   }
@@ -375,7 +382,7 @@ function drawTimeline() {
   g.beginPath(); g.moveTo(X(cur), pad.t); g.lineTo(X(cur), h - pad.b); g.stroke();
   c.dataset.currentFrame = String(cur);
   const f = state.frames.find((x) => x.index === cur);
-  $("frame-label").textContent = `frame ${cur} / ${state.nFrames - 1} · ${(cur / state.fps).toFixed(2)} s · ` +
+  $("frame-label").textContent = `frame ${cur} / ${state.nFrames - 1} · ${(state.timeOf.get(cur) ?? cur / state.fps).toFixed(2)} s · ` +
     (f ? (f.score === null ? "no face" : "score " + fmt(f.score)) : "not analysed");
 }
 
