@@ -93,6 +93,10 @@ def evaluate(loc, crops: list[D.CropSet], baseline: np.ndarray | None, oracle: n
         r = m.compute()
         r.pop("loss", None)
         if name == "":
+            from localize.evaluate.metrics import frame_auc_ci
+
+            # frames resampled within each video, videos kept: frame-sampling uncertainty only
+            r["frame_auc_ci95_frames"] = list(frame_auc_ci(m.frame_y, m.frame_area, m.videos))
             out.update(r)
             out["target"] = target
             out["region_iou_fake"] = inter / union if union else float("nan")

@@ -184,3 +184,21 @@ def test_training_sources_follow_every_stage_and_forge_corpora_to_their_original
     assert {str((tmp_path / p).resolve()) for p in ("src/a.mp4", "src/b.jpg", "reals/c.mp4")} <= seen
     assert _training_sources({"training_config": str(tmp_path / "s2.yaml")}) == {
         str((tmp_path / p).resolve()) for p in ("src/a.mp4", "src/b.jpg")}
+
+
+def test_frame_auc_interval_resamples_frames_within_videos():
+    """A held-out pair's frame AUC with the frames resampled inside each video: perfectly
+    separated frames stay at 1; overlapping ones give an interval around the point AUC."""
+    from localize.evaluate.metrics import frame_auc_ci, roc_auc
+
+    rng = np.random.default_rng(0)
+    y = [0] * 32 + [1] * 32
+    vids = ["orig"] * 32 + ["fake"] * 32
+    assert frame_auc_ci(y, list(rng.uniform(0, 0.4, 32)) + list(rng.uniform(0.6, 1, 32)), vids) == (1.0, 1.0)
+    s = list(rng.normal(0, 1, 32)) + list(rng.normal(0.5, 1, 32))
+    lo, hi = frame_auc_ci(y, s, vids)
+    assert lo < roc_auc(y, s) < hi and hi - lo > 0.05
+    assert frame_auc_ci(y, s, vids) == (lo, hi)  # seeded
+    assert all(np.isnan(frame_auc_ci([0, 0], [0.1, 0.2], ["a", "a"])))
+    with pytest.raises(ValueError):
+        frame_auc_ci(y, s, vids[:-1])

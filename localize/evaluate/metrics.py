@@ -56,6 +56,39 @@ def bootstrap_auc_ci(labels: Sequence[int], scores: Sequence[float], *, n_boot: 
     return float(lo), float(hi)
 
 
+def frame_auc_ci(labels: Sequence[int], scores: Sequence[float], videos: Sequence[str], *, n_boot: int = 2000,
+                 alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
+    """Interval of a frame-level AUC when the frames come from a few videos: each video's frames
+    are resampled within it (circular blocks of ~n^(1/3) consecutive frames, since neighbouring
+    frames are alike), the videos themselves are kept. It measures how much the AUC owes to which
+    frames were sampled, not how it would move on other videos: with one original, no interval
+    from these data can say that."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(labels, np.int64)
+    s = np.asarray(scores, np.float64)
+    v = np.asarray(list(videos))
+    if not (y.shape == s.shape == v.shape):
+        raise ValueError("labels, scores and videos must have one entry per frame")
+    if not ((y == 1).any() and (y == 0).any()):
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    parts = []
+    for key in sorted(set(v.tolist())):
+        idx = np.flatnonzero(v == key)
+        n = len(idx)
+        b = max(1, int(round(n ** (1 / 3))))
+        starts = rng.integers(0, n, size=(n_boot, -(-n // b)))
+        parts.append(idx[((starts[:, :, None] + np.arange(b)) % n).reshape(n_boot, -1)[:, :n]])
+    pick = np.concatenate(parts, 1)  # (n_boot, n_frames): each row a resampled set of frames
+    ys, ss = y[pick], s[pick]
+    n1, n0 = int((y == 1).sum()), int((y == 0).sum())  # per-class counts are kept by within-video resampling
+    r = rankdata(ss, axis=1)
+    aucs = (np.where(ys == 1, r, 0).sum(1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+    lo, hi = np.quantile(aucs, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
 def roc_curve(labels: Sequence[int], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fpr, tpr, thresholds) with thresholds decreasing; a sample is positive when score >= threshold."""
     y, s = _xy(labels, scores)
