@@ -259,3 +259,36 @@ def test_viewer_drag_and_drop_of_a_photo(chromium_playwright, live_server, tmp_p
         finally:
             browser.close()
     assert not errors, errors
+
+
+def test_viewer_follows_the_timestamps_of_a_variable_frame_rate_video(chromium_playwright, live_server, tmp_path):
+    """25 fps for 60 frames, then 12.5 fps: the original is sought to each analysed frame's own
+    timestamp (report time), not to index / average rate (which is 0.4 s off at frame 100)."""
+    import imageio_ffmpeg
+
+    from localize.media import carphone_path
+
+    vfr = tmp_path / "vfr.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(carphone_path()), "-vf",
+                    "setpts='if(lt(N,60),N/25/TB,(60/25+(N-60)/12.5)/TB)'", "-fps_mode", "vfr", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", str(vfr)], check=True)
+    with chromium_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(live_server + "/")
+            page.set_input_files("#file", str(vfr))
+            page.wait_for_selector("#result:not([hidden])", timeout=110_000)
+            assert page.evaluate("() => state.vfr && state.stepped")
+            frames = page.evaluate("() => state.frames.map((f) => [f.index, f.time])")
+            n, t = min(frames, key=lambda f: abs(f[0] - 100))
+            assert n > 60 and abs(t - (2.4 + (n - 60) / 12.5)) < 0.03  # the frame's own timestamp
+            page.wait_for_function("() => original.readyState >= 1", timeout=20_000)
+            page.evaluate(f"() => seekFrame({n})")
+            page.wait_for_function(f"() => Math.abs(original.currentTime - {t}) < 0.06", timeout=10_000)
+            assert abs(page.evaluate("() => original.currentTime") - n / (120 / 7.2)) > 0.2  # not index / rate
+        finally:
+            browser.close()
+    assert not errors, errors
