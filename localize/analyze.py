@@ -902,8 +902,8 @@ def run(args) -> int:
         folder = out / name
         t0 = time.perf_counter()
         row = {"input": str(src), "name": src.name, "folder": name, "status": "error", "decision": "",
-               "probability": "", "score": "", "threshold": "", "marginal": "", "frames_analyzed": "", "frames_with_face": "",
-               "tracks": "", "seconds": "", "error": ""}
+               "probability": "", "score": "", "threshold": "", "marginal": "", "frames_analyzed": "",
+               "frames_with_face": "", "tracks": "", "seconds": "", "error": ""}
         try:
             old = _resumable(folder, src, loc, opts) if args.resume else None
             if old is not None:

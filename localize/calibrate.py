@@ -35,7 +35,8 @@ def validation_sources(cfg: dict) -> list:
     return [s for s in sources if splits.get(s.identity) == "val"]
 
 
-def score_media(paths: list[Path], localizer, frames: int = 32) -> tuple[list[float | None], list[tuple[Path, InputError]]]:
+def score_media(paths: list[Path], localizer, frames: int = 32
+                ) -> tuple[list[float | None], list[tuple[Path, InputError]]]:
     """(scores, unreadable files with their errors): every file is tried, so one corrupt
     video among hundreds of an analyst's reals is named with all the others at once."""
     from tqdm import tqdm

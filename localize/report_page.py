@@ -95,10 +95,12 @@ def render_report(r: dict[str, Any]) -> str:
         parts.append("<div class='grid'>" + "".join(media) + "</div>")
     tracks = r.get("tracks") or []
     if tracks:
+        def verdict(t: dict) -> str:
+            said = {True: "fake", False: "real"}.get(t.get("fake"), "—")
+            return said + ("" if t.get("used_in_decision", True) else " (too short to decide)")
+
         rows = "".join(f"<tr><td>{_e(t.get('track_id'))}</td><td>{_e(t.get('n_frames'))}</td>"
-                       f"<td>{_num(t.get('score'), 4)}</td><td>{_e('fake' if t.get('fake') else 'real' if t.get('fake') is False else '—')}"
-                       f"{'' if t.get('used_in_decision', True) else ' (too short to decide)'}</td></tr>"
-                       for t in tracks)
+                       f"<td>{_num(t.get('score'), 4)}</td><td>{_e(verdict(t))}</td></tr>" for t in tracks)
         parts.append(f"<h2 class='small'>Faces</h2><table class='small'><tr><th>track</th><th>frames</th><th>score</th>"
                      f"<th>verdict</th></tr>{rows}</table>")
     meta = inp.get("metadata") or {}
@@ -107,7 +109,8 @@ def render_report(r: dict[str, Any]) -> str:
     about = [f"{inp.get('width')}x{inp.get('height')}", f"{inp.get('frames_analyzed')} of {inp.get('n_frames')} "
              f"frames analysed ({inp.get('frames_with_face')} with a face)", str(inp.get("codec", ""))]
     if enc:
-        about.append(f"written by {enc}" + (" (FFmpeg: not a camera original)" if enc.startswith(("Lavf", "Lavc")) else ""))
+        ffmpeg = enc.startswith(("Lavf", "Lavc"))
+        about.append(f"written by {enc}" + (" (FFmpeg: not a camera original)" if ffmpeg else ""))
     exif = meta.get("exif") or {}
     if exif:
         about.append("EXIF " + ", ".join(f"{k} {v}" for k, v in exif.items()))

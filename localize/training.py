@@ -956,7 +956,8 @@ def _package_cross_fit(srcs: list, loaded: list[tuple], dst: str | Path, *, half
     m = metrics.compute()
     cal = _calibration(metrics, sets_all, cfgs[0])
     if cal:
-        cal["fitted_on"] = "out of fold: " + cal["fitted_on"] + f" of {k} folds, each scored by the runs that never saw it"
+        cal["fitted_on"] = ("out of fold: " + cal["fitted_on"]
+                            + f" of {k} folds, each scored by the runs that never saw it")
     model = LogitMean([mm for mm, _, _ in loaded])
     mcfg = dataclasses.replace(one, members=len(loaded))
     members = [{"checkpoint": str(p), "sha256": file_sha256(p), "model_id": meta.get("model_id"),

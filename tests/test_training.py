@@ -370,8 +370,8 @@ def test_calibrate_on_an_analysts_own_footage(forge_corpus, tmp_path, capsys):
     assert cli_main(["calibrate", str(tmp_path / "m.pt"), "--out", str(out)]) == 2
     assert "give --config and/or --reals" in capsys.readouterr().err
     save_checkpoint(tmp_path / "u.pt", build_model(mcfg), mcfg, model_id="uncal")
-    assert cli_main(["calibrate", str(tmp_path / "u.pt"), "--reals", str(reals / "clips" / vids[0]["video"].split("/")[-1]),
-                     "--out", str(out)]) == 2
+    one = reals / "clips" / Path(vids[0]["video"]).name
+    assert cli_main(["calibrate", str(tmp_path / "u.pt"), "--reals", str(one), "--out", str(out)]) == 2
     assert "--fakes" in capsys.readouterr().err and not out.exists()
 
 
@@ -435,7 +435,8 @@ def test_cross_fitting_from_forge_folds_to_an_out_of_fold_calibrated_ensemble(tm
     assert sorted(p.name for p in (corpus / "splits").iterdir()) == ["fold0.json", "fold1.json"]
     person = {r["id"]: r["identity"] for r in man["reals"] + man["photos"]}
     for f in man["fakes"]:  # no fake mixes folds (a face swap without a partner in its fold is skipped)
-        assert man["identity_splits"][person[f["target"]]] == man["identity_splits"][person.get(f["source"], person[f["target"]])]
+        fold = man["identity_splits"]
+        assert fold[person[f["target"]]] == fold[person.get(f["source"], person[f["target"]])]
     assert any("in its fold" in s.get("reason", "") for s in man["skipped"])
     # the pair reader names each video's person (the forge manifest), not its id
     from localize import data as D
@@ -476,7 +477,8 @@ def test_cross_fitting_from_forge_folds_to_an_out_of_fold_calibrated_ensemble(tm
         three = torch.load(run, map_location="cpu", weights_only=False)
         three["config"]["data"]["folds"] = 3
         torch.save(three, tmp_path / f"three{n}.pt")
-    assert T.main(["--package", str(tmp_path / "three0.pt"), str(tmp_path / "three1.pt"), str(tmp_path / "bad.pt")]) == 2
+    three = [str(tmp_path / "three0.pt"), str(tmp_path / "three1.pt")]
+    assert T.main(["--package", *three, str(tmp_path / "bad.pt")]) == 2
     assert "no run for fold(s) [2] of 3" in capsys.readouterr().err
     other = torch.load(runs[1], map_location="cpu", weights_only=False)
     other["config"]["train"]["lr"] = 0.5

@@ -140,7 +140,8 @@ def test_viewer_uploads_real_fake_and_shows_the_result(chromium_playwright, live
             assert page.inner_text("#probability").strip() == f"{100 * video_r['probability']:.1f}%"
             op = page.inner_text("#operating-point")
             assert f"threshold {video_r['operating_point']['threshold']:.3f}" in op and "target FPR 1.0%" in op
-            assert f"called fake above probability {100 * video_r['operating_point']['threshold_probability']:.1f}%" in op
+            tprob = 100 * video_r["operating_point"]["threshold_probability"]
+            assert f"called fake above probability {tprob:.1f}%" in op
             # where the file came from: the FF++ c23 fake was written by FFmpeg (report.input.metadata)
             assert "FFmpeg: not a camera original" in page.inner_text("#file-line")
             # how firmly the frames decide (report.video.stability)
