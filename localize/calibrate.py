@@ -143,6 +143,8 @@ def calibrate(model: str | Path, config: str | Path | None = None, out: str | Pa
         base = old or Calibration()
         new = fit_calibration([v for _, _, v in kept], [lab for _, lab, _ in kept], fpr,
                               pixel_threshold=base.pixel_threshold, track_quantile=base.track_quantile, still=still)
+    elif old is None:  # the fakes given had no face, and there is no curve to keep
+        raise InputError(None, "no fake video with a face was scored and the model has no probability curve to keep")
     else:
         new = refit_on_reals(old, [v for _, _, v in kept], still=still, target_fpr=fpr)
     cal = new.to_dict()
