@@ -445,7 +445,7 @@ def _crop_frames(video: Path, boxes: dict[int, tuple], size: int, *, mask: bool 
 def build_cache(sources: Sequence[VideoSource], crop: CropParams, cache_dir: str | Path | None = None, *,
                 progress: bool = True) -> list[CropSet]:
     """Crop every source once into ``cache_dir`` (one ``.npz`` per source, keyed by the
-    source's paths/sizes/mtimes and the crop parameters) and load them all.
+    source's paths and content fingerprints and the crop parameters) and load them all.
 
     Faces are tracked once per tracked video, so an original and all its manipulated
     versions share boxes. A source where no face is found in any frame is skipped
