@@ -41,3 +41,18 @@ def face_analyzer():
     from localize.faces import FaceAnalyzer
 
     return FaceAnalyzer()
+
+
+@pytest.fixture(scope="session")
+def vfr_clip(carphone, tmp_path_factory) -> Path:
+    """The carphone clip with a variable frame rate: 25 fps for 60 frames, then 12.5 fps
+    (frame 100 is at 5.6 s by its timestamp, 6.0 s by index / average rate)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    out = tmp_path_factory.mktemp("vfr") / "vfr.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(carphone), "-vf",
+                    "setpts='if(lt(N,60),N/25/TB,(60/25+(N-60)/12.5)/TB)'", "-fps_mode", "vfr", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", str(out)], check=True)
+    return out

@@ -9,6 +9,7 @@ so it never goes into the repository.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -41,6 +42,21 @@ def chromium_playwright():
     except ImportError:
         _unavailable("playwright-python is not installed (pip install playwright)")
     return sync_playwright
+
+
+@contextlib.contextmanager
+def _viewer(chromium_playwright, live_server, height: int = 1000):
+    """The viewer page open in Chromium: (page, the page errors it raised)."""
+    with chromium_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": height})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(live_server + "/")
+            yield page, errors
+        finally:
+            browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -232,64 +248,41 @@ def test_viewer_drag_and_drop_of_a_photo(chromium_playwright, live_server, tmp_p
     ok, png = cv2.imencode(".png", cv2.cvtColor(astronaut_image(), cv2.COLOR_RGB2BGR))
     assert ok
     b64 = base64.b64encode(png.tobytes()).decode()
-    with chromium_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(live_server + "/")
-            dt = page.evaluate_handle("""(b64) => { const bin = atob(b64); const u = new Uint8Array(bin.length);
-                for (let i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);
-                const d = new DataTransfer(); d.items.add(new File([u], 'astronaut.png', { type: 'image/png' }));
-                return d; }""", b64)
-            page.dispatch_event("#drop", "drop", {"dataTransfer": dt})
-            page.wait_for_selector("#result:not([hidden])", timeout=60_000)
-            assert page.is_hidden("#error")
-            job = page.evaluate("() => state.job")
-            import httpx
+    with _viewer(chromium_playwright, live_server) as (page, errors):
+        dt = page.evaluate_handle("""(b64) => { const bin = atob(b64); const u = new Uint8Array(bin.length);
+            for (let i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);
+            const d = new DataTransfer(); d.items.add(new File([u], 'astronaut.png', { type: 'image/png' }));
+            return d; }""", b64)
+        page.dispatch_event("#drop", "drop", {"dataTransfer": dt})
+        page.wait_for_selector("#result:not([hidden])", timeout=60_000)
+        assert page.is_hidden("#error")
+        job = page.evaluate("() => state.job")
+        import httpx
 
-            report = httpx.get(f"{live_server}/v1/jobs/{job}", timeout=10).json()["report"]
-            assert report["input"]["is_image"] and report["input"]["name"] == "astronaut.png"
-            if report["status"] == "ok":  # dlib finds Eileen Collins' face: her key frame is shown
-                page.wait_for_function("() => still.complete && still.naturalWidth > 0", timeout=10_000)
-                assert page.is_visible("#still") and page.is_hidden("#overlay")
-            else:
-                assert page.inner_text("#verdict").strip() == "NO FACE"
-            page.screenshot(path=str(tmp_path / "viewer_photo.png"))
-        finally:
-            browser.close()
+        report = httpx.get(f"{live_server}/v1/jobs/{job}", timeout=10).json()["report"]
+        assert report["input"]["is_image"] and report["input"]["name"] == "astronaut.png"
+        if report["status"] == "ok":  # dlib finds Eileen Collins' face: her key frame is shown
+            page.wait_for_function("() => still.complete && still.naturalWidth > 0", timeout=10_000)
+            assert page.is_visible("#still") and page.is_hidden("#overlay")
+        else:
+            assert page.inner_text("#verdict").strip() == "NO FACE"
+        page.screenshot(path=str(tmp_path / "viewer_photo.png"))
     assert not errors, errors
 
 
-def test_viewer_follows_the_timestamps_of_a_variable_frame_rate_video(chromium_playwright, live_server, tmp_path):
+def test_viewer_follows_the_timestamps_of_a_variable_frame_rate_video(chromium_playwright, live_server, vfr_clip):
     """25 fps for 60 frames, then 12.5 fps: the original is sought to each analysed frame's own
     timestamp (report time), not to index / average rate (which is 0.4 s off at frame 100)."""
-    import imageio_ffmpeg
-
-    from localize.media import carphone_path
-
-    vfr = tmp_path / "vfr.mp4"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(carphone_path()), "-vf",
-                    "setpts='if(lt(N,60),N/25/TB,(60/25+(N-60)/12.5)/TB)'", "-fps_mode", "vfr", "-c:v", "libx264",
-                    "-pix_fmt", "yuv420p", str(vfr)], check=True)
-    with chromium_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(live_server + "/")
-            page.set_input_files("#file", str(vfr))
-            page.wait_for_selector("#result:not([hidden])", timeout=110_000)
-            assert page.evaluate("() => state.vfr && state.stepped")
-            frames = page.evaluate("() => state.frames.map((f) => [f.index, f.time])")
-            n, t = min(frames, key=lambda f: abs(f[0] - 100))
-            assert n > 60 and abs(t - (2.4 + (n - 60) / 12.5)) < 0.03  # the frame's own timestamp
-            page.wait_for_function("() => original.readyState >= 1", timeout=20_000)
-            page.evaluate(f"() => seekFrame({n})")
-            page.wait_for_function(f"() => Math.abs(original.currentTime - {t}) < 0.06", timeout=10_000)
-            assert abs(page.evaluate("() => original.currentTime") - n / (120 / 7.2)) > 0.2  # not index / rate
-        finally:
-            browser.close()
+    vfr = vfr_clip
+    with _viewer(chromium_playwright, live_server) as (page, errors):
+        page.set_input_files("#file", str(vfr))
+        page.wait_for_selector("#result:not([hidden])", timeout=110_000)
+        assert page.evaluate("() => state.vfr && state.stepped")
+        frames = page.evaluate("() => state.frames.map((f) => [f.index, f.time])")
+        n, t = min(frames, key=lambda f: abs(f[0] - 100))
+        assert n > 60 and abs(t - (2.4 + (n - 60) / 12.5)) < 0.03  # the frame's own timestamp
+        page.wait_for_function("() => original.readyState >= 1", timeout=20_000)
+        page.evaluate(f"() => seekFrame({n})")
+        page.wait_for_function(f"() => Math.abs(original.currentTime - {t}) < 0.06", timeout=10_000)
+        assert abs(page.evaluate("() => original.currentTime") - n / (120 / 7.2)) > 0.2  # not index / rate
     assert not errors, errors
