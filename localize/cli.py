@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "masks": ("masks.cli", "derive ground-truth forgery masks from original/manipulated pairs"),
     "forge": ("localize.forge.cli", "make forged counterparts of real videos with exact masks"),
     "train": ("localize.training", "train the U-Net localizer"),
-    "calibrate": ("localize.calibrate", "set a model's operating point on its validation videos or your own verified footage"),
+    "calibrate": ("localize.calibrate", "set a model's operating point on validation videos or your own real footage"),
     "analyze": ("localize.analyze", "analyze suspect videos or images: masks, decision, overlays"),
     "export": ("localize.export", "export a checkpoint to ONNX"),
     "serve": ("localize.server.app", "serve the ONNX model and the viewer over HTTP"),
