@@ -43,6 +43,7 @@ def real_validation_footage(cfg: dict, cross_fit: bool) -> list[str]:
     """The distinct real videos (files) a candidate's video operating point was fitted on: the
     validation reals of its config (every real of a cross-fit, where each person validates once),
     a forge corpus's original mapped to the file it was made from, photos left out."""
+    from localize import data as D
     from localize import training as T
     from localize.video import is_image
 
@@ -50,11 +51,7 @@ def real_validation_footage(cfg: dict, cross_fit: bool) -> list[str]:
     reals = [s for s in sources if s.label == 0 and (cross_fit or splits.get(s.identity) == "val")]
     made_from: dict[str, str] = {}
     for root in {Path(s.video).parents[4] for s in reals if "original_sequences" in Path(s.video).parts}:
-        try:
-            man = json.loads((root / "manifest.json").read_text())
-        except (OSError, ValueError):
-            continue
-        for r in man.get("reals", []):
+        for r in D.forge_manifest(root).get("reals", []):
             for comp in ("c0", "c23", "c40"):
                 made_from[str(root / "original_sequences" / "youtube" / comp / "videos" / f"{r['id']}.mp4")] = \
                     str(Path(r["source"]).resolve())

@@ -364,7 +364,7 @@ def analyze_path(path: str | Path, out_dir: str | Path, *, localizer, options: A
 def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: Progress | None,
              analyzer) -> Report:
     from .faces import FaceAnalyzer, crop, crop_box, landmark_box, track_faces
-    from .video import frame_times, iter_frames, media_metadata, probe, variable_frame_rate
+    from .video import iter_frames, media_metadata, probe, variable_frame_rate
 
     timer = _Timer()
     t_start = time.perf_counter()
@@ -432,14 +432,10 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     fps = info.fps if not info.is_image else 1.0
     # Frame times: index / rate, or the frames' own timestamps where the rate varies (a dropped-
     # frame or low-light phone recording), so times in the report and the viewer match the file.
-    vfr, times = False, []
-    if not info.is_image:
-        with contextlib.suppress(InputError):
-            times = frame_times(path)
-            vfr = variable_frame_rate(times) and len(times) == info.n_frames
+    vfr = variable_frame_rate(info.times)
 
     def t_of(i: int) -> float:
-        return times[i] if vfr and i < len(times) else i / fps
+        return info.times[i] if vfr and i < len(info.times) else i / fps
     med_step = float(np.median(np.diff(decoded))) if len(decoded) > 1 else 1.0
     overlay_fps = max(1.0, fps / med_step) if not info.is_image else 1.0
     long_side = max(info.width, info.height)

@@ -74,8 +74,8 @@ def _identity_of(path: Path, rule: str) -> str:
     return rule  # a fixed identity name
 
 
-def _forge_manifest(root: str | Path) -> dict:
-    """The manifest.json of a `localize forge` corpus at ``root``; {} for other trees."""
+def forge_manifest(root: str | Path) -> dict:
+    """The manifest.json of a `localize forge` corpus at ``root``; {} for other trees (an FF++ copy)."""
     try:
         m = json.loads((Path(root) / "manifest.json").read_text())
     except (OSError, ValueError):
@@ -87,7 +87,7 @@ def forge_persons(root: str | Path) -> dict[str, str]:
     """video id -> person of a `localize forge` corpus; {} for other trees. A forge corpus
     numbers videos like FF++, but several videos can show one person, and splits and folds
     must keep a person on one side."""
-    m = _forge_manifest(root)
+    m = forge_manifest(root)
     return {str(r["id"]): str(r["identity"]) for r in m.get("reals", []) + m.get("photos", [])
             if isinstance(r, dict) and "id" in r and "identity" in r}
 
@@ -97,7 +97,7 @@ def forge_folds(root: str | Path) -> dict[str, int]:
     as faces (photo-only identities have no video, so no pair carries their fold, yet their
     faces are in that fold's fakes); {} for other trees."""
     out = {}
-    for ident, label in (_forge_manifest(root).get("identity_splits") or {}).items():
+    for ident, label in (forge_manifest(root).get("identity_splits") or {}).items():
         if isinstance(label, str) and label.startswith("fold") and label[4:].isdigit():
             out[str(ident)] = int(label[4:])
     return out

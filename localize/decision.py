@@ -342,18 +342,24 @@ def fit_calibration(video_scores: Sequence[float], labels: Sequence[int], target
     uninformative = method == "platt" and cal.a == 0.0
     warn = ("WARNING: on validation the score does not increase with fakeness (slope clamped to 0, "
             "probability = 1/2 everywhere); ") if uninformative else ""
-    if small:
-        rule = (f"threshold above the highest of {n_real} validation real scores (too few reals to estimate a "
-                f"{target_fpr:.0%} FPR quantile: a new real video like these scores above the highest of "
-                f"{n_real} with probability 1/{n_real + 1} = {1 / (n_real + 1):.0%}, unlike footage more often)")
-    else:
-        rule = f"threshold = validation real-score quantile for FPR <= {target_fpr:.2%} on {n_real} reals"
-    if n_real_still:
-        rule += (f"; still photos: their own threshold, above the highest of {n_real_still} validation real "
-                 f"photos (a new real photo like these scores above it with probability up to "
-                 f"1/{n_real_still + 1} = {1 / (n_real_still + 1):.0%})")
+    rule = _rule(n_real, n_real_still, target_fpr, small, "validation ")
     cal.note = warn + rule
     return cal
+
+
+def _rule(n: int, n_still: int, fpr: float, small: bool, whose: str) -> str:
+    """How the operating point was set, with the false-positive bound that holds for it."""
+    if small:
+        rule = (f"threshold above the highest of {n} {whose}real videos (too few to estimate a {fpr:.0%} FPR "
+                f"quantile: a new real video like these scores above the highest of {n} with probability "
+                f"1/{n + 1} = {1 / (n + 1):.0%}, unlike footage more often)")
+    else:
+        rule = f"threshold = {whose}real-score quantile for FPR <= {fpr:.2%} on {n} real videos"
+    if n_still:
+        rule += (f"; still photos: their own threshold, above the highest of {n_still} {whose}real photos (a new "
+                 f"real photo like these scores above it with probability up to 1/{n_still + 1} = "
+                 f"{1 / (n_still + 1):.0%})")
+    return rule
 
 
 def refit_on_reals(cal: Calibration, real_scores: Sequence[float], *, still: Sequence[bool] | None = None,
@@ -393,15 +399,7 @@ def refit_on_reals(cal: Calibration, real_scores: Sequence[float], *, still: Seq
         new.n_real_still = cal.n_real_still
     thr_of = np.where(st, new.still_threshold if st.any() else thr, thr)
     new.val_fpr = float(np.mean(s_all > thr_of))
-    n = int((~st).sum())
-    if small:
-        rule = (f"threshold above the highest of {n} real videos (too few to estimate a {fpr:.0%} FPR quantile: a "
-                f"new real video like these scores above the highest of {n} with probability 1/{n + 1} = "
-                f"{1 / (n + 1):.0%})")
-    else:
-        rule = f"threshold = real-score quantile for FPR <= {fpr:.2%} on {n} real videos"
-    if st.any():
-        rule += f"; still photos: their own threshold, above the highest of {int(st.sum())} real photos"
+    rule = _rule(int((~st).sum()), int(st.sum()), fpr, small, "")
     new.note = rule + "; set on real footage only (TPR at this point unknown), probability curve kept (shifted)"
     return new
 

@@ -9,7 +9,7 @@ JPEG's EXIF orientation).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -38,6 +38,9 @@ class VideoInfo:
     codec: str
     is_image: bool = False
     rotation: int = 0  # display rotation applied to the stored frames (degrees counter-clockwise)
+    # each frame's presentation time in seconds from the first, display order; () when the
+    # timestamps are unusable (and for images)
+    times: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def duration(self) -> float:
@@ -130,47 +133,59 @@ def upright(rgb: np.ndarray, rotation: float | None) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
 
 
-def _display_rotation(path: Path) -> int:
-    """Display rotation of the first frame (0 when it does not decode: the frame count and
-    later decoding report that)."""
+def _scan(path: Path, c, *, rotation: bool = False) -> tuple[int, list[int], int]:
+    """One demux pass over the video stream of the open container ``c``: (frames = packets
+    with data, their presentation timestamps in display order, or [] when any is missing or
+    two coincide, and, with ``rotation``, the display rotation of the first frame, decoded from
+    the first packets on the way: 0 when none decodes)."""
     import av
 
-    with _open(path) as c:
-        try:
-            for frame in c.decode(c.streams.video[0]):
-                return 90 * _quarter_turns(getattr(frame, "rotation", 0))
-        except av.error.FFmpegError:
-            return 0
-    return 0
+    s = c.streams.video[0]
+    n, pts, usable, turn = 0, [], True, None if rotation else 0
+    try:
+        for pkt in c.demux(s):
+            if not pkt.size:
+                continue
+            n += 1
+            if pkt.pts is None:
+                usable = False
+            elif usable:
+                pts.append(int(pkt.pts))
+            if turn is None:
+                try:
+                    for frame in pkt.decode():
+                        turn = 90 * _quarter_turns(getattr(frame, "rotation", 0))
+                        break
+                except av.error.FFmpegError:
+                    turn = 0
+    except av.error.FFmpegError as e:
+        raise InputError(path, f"corrupt video stream ({e})") from None
+    pts.sort()
+    if not usable or len(set(pts)) != len(pts):
+        pts = []
+    return n, pts, turn or 0
 
 
 def probe(path: str | Path) -> VideoInfo:
-    """Size as displayed (after the display rotation), frame rate and exact frame count
-    (counted from packets, not the header)."""
-    import av
-
+    """Size as displayed (after the display rotation), frame rate, exact frame count (counted
+    from packets, not the header) and each frame's time from its timestamp; one demux pass."""
     path = Path(path)
     if is_image(path):
         img = read_image(path)
         return VideoInfo(str(path), img.shape[1], img.shape[0], 1.0, 1, "image", True)
-    rotation = _display_rotation(path)
     with _open(path) as c:
         s = c.streams.video[0]
         fps = float(s.average_rate or s.guessed_rate or 25)
-        n = 0
-        try:
-            for pkt in c.demux(s):
-                if pkt.size:
-                    n += 1
-        except av.error.FFmpegError as e:
-            raise InputError(path, f"corrupt video stream ({e})") from None
+        n, pts, rotation = _scan(path, c, rotation=True)
         w, h = s.codec_context.width, s.codec_context.height
         codec = s.codec_context.name
+        tb = s.time_base
     if n == 0 or not w or not h:
         raise InputError(path, "video has no frames")
     if rotation % 180:
         w, h = h, w
-    return VideoInfo(str(path), int(w), int(h), fps, n, codec, rotation=rotation)
+    times = tuple(float((t - pts[0]) * tb) for t in pts) if pts and tb and len(pts) == n else ()
+    return VideoInfo(str(path), int(w), int(h), fps, n, codec, rotation=rotation, times=times)
 
 
 # Wanted frames further apart than this are reached by seeking to the keyframe before them
@@ -181,22 +196,9 @@ SEEK_GAP = 250
 def frame_timestamps(path: str | Path) -> list[int]:
     """Presentation timestamps of the video's frames in display order (frame i has the i-th
     smallest pts), from one demux pass (no decoding). Empty when any frame lacks a pts."""
-    import av
-
     path = Path(path)
     with _open(path) as c:
-        s = c.streams.video[0]
-        pts: list[int] = []
-        try:
-            for pkt in c.demux(s):
-                if pkt.size:
-                    if pkt.pts is None:
-                        return []
-                    pts.append(int(pkt.pts))
-        except av.error.FFmpegError as e:
-            raise InputError(path, f"corrupt video stream ({e})") from None
-    pts.sort()
-    return pts if len(set(pts)) == len(pts) else []
+        return _scan(path, c)[1]
 
 
 _EXIF_NAMES = {0x010F: "Make", 0x0110: "Model", 0x0131: "Software", 0x0132: "DateTime", 0x0112: "Orientation"}
@@ -229,19 +231,6 @@ def media_metadata(path: str | Path) -> dict:
                     "pix_fmt": s.codec_context.pix_fmt, "interlaced": None if order == 0 else order > 1}
     except Exception:  # noqa: BLE001 - metadata never decides anything; a file that cannot be read fails elsewhere
         return {}
-
-
-def frame_times(path: str | Path) -> list[float]:
-    """Presentation time of each frame in seconds from the first (display order), from the
-    timestamps of one demux pass; [] when they are unusable (see :func:`frame_timestamps`)."""
-    pts = frame_timestamps(path)
-    if not pts:
-        return []
-    with _open(Path(path)) as c:
-        tb = c.streams.video[0].time_base
-    if not tb:
-        return []
-    return [float((p - pts[0]) * tb) for p in pts]
 
 
 def variable_frame_rate(pts: Sequence[float]) -> bool:

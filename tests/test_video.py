@@ -108,6 +108,8 @@ def test_variable_frame_rate_is_detected(carphone, vfr_clip, shared_data):
     assert not V.variable_frame_rate([0, 33, 67, 100, 133, 167, 200])  # 30 fps in ms ticks: rounding only
     assert V.variable_frame_rate([0, 40, 80, 120, 200, 280, 360, 440])  # 25 then 12.5 fps
     assert V.variable_frame_rate(V.frame_timestamps(vfr_clip))
+    times = V.probe(vfr_clip).times  # seconds from the first frame, from probe's one demux pass
+    assert V.variable_frame_rate(times) and times[0] == 0 and times[100] == pytest.approx(5.6, abs=0.01)
     assert not V.variable_frame_rate(V.frame_timestamps(carphone))
     # real footage does this: reals/talking_09 alternates 33 ms and 67 ms frames (dropped frames)
     assert V.variable_frame_rate(V.frame_timestamps(shared_data / "reals" / "talking_09.mp4"))
