@@ -29,6 +29,9 @@ def main() -> int:
     ap.add_argument("--backend", default="onnx")
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--note", default="", help="recorded in the results (e.g. which checkpoint this is)")
+    ap.add_argument("--extra-reals", nargs="*", default=[], metavar="PATH",
+                    help="more real videos (files or folders) outside ../shared/data, e.g. the registry clips of "
+                    "scripts/fetch_registry_reals.sh: reported apart (extra_reals), as footage no model here saw")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "analyze_shared.json"))
     args = ap.parse_args()
 
@@ -50,8 +53,8 @@ def main() -> int:
         sorted((SHARED / "people").glob("*/photo_*"))
     results: dict[str, dict] = {}
 
-    def run(p: Path) -> dict:
-        key = str(p.relative_to(SHARED))
+    def run(p: Path, key: str | None = None) -> dict:
+        key = key or str(p.relative_to(SHARED))
         if key in results:
             return results[key]
         t0 = time.perf_counter()
@@ -78,6 +81,9 @@ def main() -> int:
                           "manipulated_decision": rm.get("decision"), "fake_above_original": ok})
     real_rows = {str(p.relative_to(SHARED)): run(p) for p in reals}
     fps = [k for k, v in real_rows.items() if v.get("decision") == "fake"]
+    from localize.calibrate import footage
+
+    extra = {f"extra/{p.name}": run(p, f"extra/{p.name}") for p, _ in footage(args.extra_reals, 0)}
     originals = sorted({r["original"] for r in pair_rows})  # the pairs' originals are real videos too
     fps_orig = [k for k in originals if results[k].get("decision") == "fake"]
     out = {"model": {"path": loc.path, "id": loc.model_id, "sha256": loc.sha256, "backend": loc.backend,
@@ -89,12 +95,18 @@ def main() -> int:
            "fakes_detected": sum(r["manipulated_decision"] == "fake" for r in pair_rows),
            "reals_called_fake_marginal": [k for k in fps if real_rows[k].get("marginal")],
            "marginal": sorted(k for k, v in results.items() if v.get("marginal")),
+           **({"extra_reals": extra, "extra_reals_called_fake": sorted(k for k, v in extra.items()
+                                                                    if v.get("decision") == "fake"),
+               "extra_reals_no_face": sorted(k for k, v in extra.items() if v.get("score") is None)}
+              if args.extra_reals else {}),
            "versions": versions()}
     write_json(args.out, out)
     print(f"pairs ordered (fake > original): {out['pairs_ordered']}/{out['n_pairs']}; fakes called fake: "
           f"{out['fakes_detected']}/{out['n_pairs']}; reals called fake: {len(fps)}/{len(real_rows)} {fps}; "
           f"pair originals called fake: {fps_orig}; marginal decisions: {out['marginal']}\n"
-          f"wrote {args.out}")
+          + (f"extra reals called fake: {len(out['extra_reals_called_fake'])}/{len(extra)} "
+             f"{out['extra_reals_called_fake']} (no face: {out['extra_reals_no_face']})\n" if args.extra_reals else "")
+          + f"wrote {args.out}")
     return 0
 
 

@@ -39,10 +39,12 @@ sys.path.insert(0, str(ROOT))
 HELD_OUT = ("reals/talking_09.mp4", "reals/talking_10.mp4", "people/elon_musk/*")
 
 
-def real_validation_footage(cfg: dict, cross_fit: bool) -> list[str]:
+def real_validation_footage(cfg: dict, cross_fit: bool, calibration: dict | None = None) -> list[str]:
     """The distinct real videos (files) a candidate's video operating point was fitted on: the
     validation reals of its config (every real of a cross-fit, where each person validates once),
-    a forge corpus's original mapped to the file it was made from, photos left out."""
+    a forge corpus's original mapped to the file it was made from, photos left out; plus
+    (addendum 6) the real videos its ``calibration`` was set on (`localize calibrate --reals`)
+    that none of its runs trained on: files outside the config's sources altogether."""
     from localize import data as D
     from localize import training as T
     from localize.video import is_image
@@ -50,16 +52,20 @@ def real_validation_footage(cfg: dict, cross_fit: bool) -> list[str]:
     sources, splits = T.split_sources(cfg)
     reals = [s for s in sources if s.label == 0 and (cross_fit or splits.get(s.identity) == "val")]
     made_from: dict[str, str] = {}
-    for root in {Path(s.video).parents[4] for s in reals if "original_sequences" in Path(s.video).parts}:
+    for root in {Path(s.video).parents[4] for s in sources if "original_sequences" in Path(s.video).parts}:
         for r in D.forge_manifest(root).get("reals", []):
             for comp in ("c0", "c23", "c40"):
                 made_from[str(root / "original_sequences" / "youtube" / comp / "videos" / f"{r['id']}.mp4")] = \
                     str(Path(r["source"]).resolve())
-    out = set()
-    for s in reals:
-        if is_image(s.video):
-            continue
-        out.add(made_from.get(str(s.video)) or str(Path(s.video).resolve()))
+    def footage(video) -> str:
+        return made_from.get(str(video)) or str(Path(video).resolve())
+
+    out = {footage(s.video) for s in reals if not is_image(s.video)}
+    used = {footage(s.video) for s in sources}  # trained or validated on by some run
+    for v in (calibration or {}).get("videos") or []:
+        if v.get("label") == 0 and v.get("score") is not None and not is_image(v["video"]):
+            if footage(v["video"]) not in used:
+                out.add(footage(v["video"]))
     return sorted(out)
 
 
@@ -175,7 +181,7 @@ def main() -> int:
               file=sys.stderr)
         return 2
     cross_fit = bool(loc.meta.get("cross_fit"))
-    footage = real_validation_footage(loc.meta["config"], cross_fit)
+    footage = real_validation_footage(loc.meta["config"], cross_fit, loc.calibration)
     oof = None
     if cross_fit and args.oof:
         shared = Path(os.environ.get("LOCALIZE_SHARED_DATA", ROOT.parent / "shared" / "data"))

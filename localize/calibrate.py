@@ -5,7 +5,9 @@ per video). `localize analyze` scores a video from its own tracked frames (32 by
 onnxruntime), so a validation real whose training-loop score set the threshold can land just
 above it in analysis and be called fake. This step scores the model's validation videos
 exactly as `localize analyze` does and refits the calibration on those scores; the weights
-are untouched. Run it after packaging: ``localize calibrate MODEL --config CONFIG``.
+are untouched. Run it after packaging: ``localize calibrate MODEL --config CONFIG``. A
+cross-fit ensemble is calibrated out of fold: each fold's validation videos are scored by
+the runs that never saw them.
 
 A newsroom can also set the operating point on its own verified footage
 (``--reals DIR [--fakes DIR]``): a threshold set above the highest of a handful of validation
@@ -15,6 +17,7 @@ reals is the weakest part of a shipped model (a new real like them exceeds it wi
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import tempfile
@@ -60,6 +63,61 @@ def score_media(paths: list[Path], localizer, frames: int = 32
     return scores, bad
 
 
+def out_of_fold_sources(cfg: dict, payload: dict, config: Path) -> list[list]:
+    """Per fold of a cross-fit ensemble, the validation videos ``cfg`` gives that fold: the
+    people the fold's runs never saw. The config must split people as the runs did (checked
+    against the validation identities each fold recorded), else the scores would be in-sample."""
+    from .training import _fold
+
+    k = int(payload["cross_fit"]["folds"])
+    if (_fold(cfg) or (None, None))[1] != k:
+        raise InputError(config, f"not a {k}-fold cross-fitting config (data.folds), as the model's runs were")
+    recorded = (payload.get("data") or {}).get("cross_fit") or {}
+    out = []
+    for j in range(k):
+        c = copy.deepcopy(cfg)
+        c["data"]["fold"] = j
+        vals = validation_sources(c)
+        want = set(((recorded.get(f"fold{j}") or {}).get("val") or {}).get("identities") or [])
+        if {s.identity for s in vals} != want:
+            raise InputError(config, f"does not give fold {j} the people the model's fold-{j} runs were validated "
+                             f"on ({', '.join(sorted(want)) or 'none recorded'}): not this model's config")
+        out.append(vals)
+    return out
+
+
+def _score_by_fold(model: Path, payload: dict, items: list, fold_of: list, frames: int, backend: str):
+    """(scores, unreadable files, the whole model's localizer): items of a cross-fit fold scored
+    by that fold's runs alone (:func:`ensemble.member_subset`), the rest by the whole model."""
+    from .analyze import open_localizer
+
+    scores: list = [None] * len(items)
+    bad: list = []
+    loc = open_localizer(model, backend)
+    with tempfile.TemporaryDirectory() as td:
+        for j in sorted({f for f in fold_of if f is not None}, key=str) + [None]:
+            idx = [i for i, f in enumerate(fold_of) if f == j]
+            if not idx:
+                continue
+            use = loc
+            if j is not None:
+                import torch
+
+                from .ensemble import member_subset
+
+                keep = [i for i, m in enumerate(payload.get("ensemble_of") or []) if m.get("fold") == j]
+                if not keep:
+                    raise InputError(model, f"no member of fold {j} in this cross-fit ensemble")
+                sub = Path(td) / f"fold{j}.pt"
+                torch.save(member_subset(payload, keep, model_id_suffix=f"-oof{j}"), sub)
+                use = open_localizer(sub, backend)
+            s, b = score_media([items[i][0] for i in idx], use, frames)
+            for i, v in zip(idx, s):
+                scores[i] = v
+            bad += b
+    return scores, bad, loc
+
+
 def footage(paths: Sequence[str | Path], label: int) -> list[tuple[Path, int]]:
     """(file, label) of every video and photo named: files, or folders searched recursively."""
     from .data import sources_from_reals
@@ -81,13 +139,14 @@ def calibrate(model: str | Path, config: str | Path | None = None, out: str | Pa
     as ``calibration_training_loop``. Returns the new calibration.
 
     The videos: the validation videos of ``config`` and/or the analyst's own verified
-    ``reals`` (and ``fakes``), files or folders. With fakes among them the probability curve
-    is refitted too (:func:`decision.fit_calibration`); with reals only the threshold moves and
-    the model's curve is kept, shifted (:func:`decision.refit_on_reals`). Unreadable files
+    ``reals`` (and ``fakes``), files or folders. For a cross-fit ensemble, the config's
+    videos of each fold are scored by that fold's runs alone (out of fold), the others by
+    the whole ensemble. With fakes among them the probability curve is refitted too
+    (:func:`decision.fit_calibration`); with reals only the threshold moves and the model's
+    curve is kept, shifted (:func:`decision.refit_on_reals`). Unreadable files
     are all named in one InputError and nothing is written."""
     import torch
 
-    from .analyze import open_localizer
     from .decision import Calibration, fit_calibration, refit_on_reals
     from .fileio import atomic_path
     from .training import load_config
@@ -103,17 +162,20 @@ def calibrate(model: str | Path, config: str | Path | None = None, out: str | Pa
         raise InputError(model, f"not a localizer checkpoint ({type(e).__name__})") from None
     if not isinstance(payload, dict) or "state_dict" not in payload:
         raise InputError(model, "not a localizer checkpoint (.pt) to calibrate")
-    if cfg is not None and payload.get("cross_fit"):
-        raise InputError(model, "a cross-fit ensemble: its members saw every validation video but their own "
-                         "fold's, so only the out-of-fold calibration of `train.py --package` is fair; set it on "
-                         "your own footage with --reals instead of --config")
     items: list[tuple[Path, int]] = []
-    if cfg is not None:
+    fold_of: list[int | None] = []  # the cross-fit fold whose runs score each item (None: the whole model)
+    if cfg is not None and payload.get("cross_fit"):
+        for j, vals in enumerate(out_of_fold_sources(cfg, payload, Path(config))):
+            items += [(s.video, s.label) for s in vals]
+            fold_of += [j] * len(vals)
+    elif cfg is not None:
         vals = validation_sources(cfg)
         if not vals and not reals:
             raise InputError(Path(config), "the config has no validation videos to calibrate on")
         items += [(s.video, s.label) for s in vals]
-    items += footage(reals, 0) + footage(fakes, 1)
+    own = footage(reals, 0) + footage(fakes, 1)  # never seen by any run: scored by the whole model
+    items += own
+    fold_of += [None] * len(own)
     if not items:
         raise InputError(model, "nothing to calibrate on: give --config and/or --reals")
     try:
@@ -123,8 +185,7 @@ def calibrate(model: str | Path, config: str | Path | None = None, out: str | Pa
     has_fakes = any(lab == 1 for _, lab in items)
     if old is None and not has_fakes:
         raise InputError(model, "the model has no probability curve to keep: give fake videos too (--fakes)")
-    loc = open_localizer(model, backend)
-    scores, bad = score_media([p for p, _ in items], loc, frames)
+    scores, bad, loc = _score_by_fold(model, payload, items, fold_of, frames, backend)
     if bad:
         for p, e in bad:
             log.error("%s", e)
@@ -150,11 +211,15 @@ def calibrate(model: str | Path, config: str | Path | None = None, out: str | Pa
     cal = new.to_dict()
     n_real = sum(1 for _, lab, _ in kept if lab == 0)
     n_photos = sum(still)
-    what = " and ".join(w for w in ((f"the validation videos of {config}" if cfg is not None else ""),
+    oof = " (each scored out of fold, by the runs of the fold that never saw it)" if any(
+        j is not None for j in fold_of) else ""
+    what = " and ".join(w for w in ((f"the validation videos of {config}{oof}" if cfg is not None else ""),
                                    ("the analyst's own footage" if reals or fakes else "")) if w)
     cal["fitted_on"] = (f"{len(kept)} videos and photos ({n_real} real, {n_photos} photos) from {what}, scored by "
                         f"`localize analyze` ({frames} frames, {loc.backend} backend)")
-    cal["videos"] = [{"video": str(p), "label": lab, "score": v} for p, lab, v in kept]
+    folds = {str(p): j for (p, _), j in zip(items, fold_of)}
+    cal["videos"] = [{"video": str(p), "label": lab, "score": v,
+                      **({"fold": folds[str(p)]} if folds.get(str(p)) is not None else {})} for p, lab, v in kept]
     cal["no_face"] = [str(p) for (p, _), v in zip(items, scores) if v is None]
     if "calibration_training_loop" not in payload and payload.get("calibration"):
         payload["calibration_training_loop"] = payload["calibration"]
@@ -167,7 +232,8 @@ def calibrate(model: str | Path, config: str | Path | None = None, out: str | Pa
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="a localizer checkpoint (.pt), e.g. localize/weights/default.pt")
-    p.add_argument("--config", "-c", help="the training config whose validation videos to use")
+    p.add_argument("--config", "-c", help="the training config whose validation videos to use (for a cross-fit "
+                   "ensemble each fold's videos are scored by that fold's runs: out of fold)")
     p.add_argument("--reals", nargs="+", default=[], metavar="PATH",
                    help="your own verified real videos/photos (files or folders): the operating point is set on "
                         "them; without --fakes the model's probability curve is kept")

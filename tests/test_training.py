@@ -464,14 +464,27 @@ def test_cross_fitting_from_forge_folds_to_an_out_of_fold_calibrated_ensemble(tm
     assert ens.calibration["fitted_on"].startswith("out of fold")
     assert ens.calibration["n_real"] == sum(reals_per_fold)  # every real video of both folds sets the point
     assert "-cf2x2" in ens.model_id and len(ens._impl.members) == 2
-    # its members saw every validation video but their own fold's: no in-sample recalibration
-    from localize import calibrate as C
-
-    with pytest.raises(InputError, match="cross-fit ensemble"):
-        C.calibrate(dst, ROOT / "configs" / "ci.yaml", tmp_path / "recal.pt")
     # the runs of one fold make an ordinary seed ensemble of that fold (validated on its fold)
     assert T.main(["--package", str(runs[0]), str(runs[0]), str(tmp_path / "f0.pt")]) == 0
     assert load_localizer(tmp_path / "f0.pt").model_id.endswith("-f0of2")
+    # its members saw every validation video but their own fold's: `localize calibrate` with its
+    # config scores each fold's videos by that fold's runs alone (out of fold), as analysis does
+    import yaml
+
+    from localize import calibrate as C
+    from localize.analyze import open_localizer
+
+    cfg_path = tmp_path / "cf.yaml"
+    cfg_path.write_text(yaml.safe_dump(ci_config(corpus, tmp_path / "f0", tmp_path / "cache", "data.folds=2")))
+    cal = C.calibrate(dst, cfg_path, tmp_path / "recal.pt", frames=4, backend="torch")
+    assert "out of fold" in cal["fitted_on"] and {v.get("fold") for v in cal["videos"]} == {0, 1}
+    assert sum(1 for v in cal["videos"] if v["label"] == 0) == cal["n_real"]
+    one = next(v for v in cal["videos"] if v.get("fold") == 0)
+    alone, _ = C.score_media([Path(one["video"])], open_localizer(tmp_path / "f0.pt", "torch"), 4)
+    assert alone[0] == pytest.approx(one["score"], abs=1e-6)  # fold 0's run, not the whole ensemble
+    with pytest.raises(InputError, match="2-fold cross-fitting config"):  # a config that is not this model's
+        C.calibrate(dst, ROOT / "configs" / "ci.yaml", tmp_path / "recal2.pt")
+    assert not (tmp_path / "recal2.pt").exists()
     # a fold without a run, or a run of another config, is refused and nothing is written
     for n, run in enumerate(runs):
         three = torch.load(run, map_location="cpu", weights_only=False)
@@ -512,3 +525,12 @@ def test_shipping_rule_counts_distinct_real_footage(forge_corpus):
     everything = rule.real_validation_footage(cfg, cross_fit=True)
     assert len(everything) == 2 and any(p.endswith("carphone_pristine.mp4") for p in everything)
     assert any(p.endswith("builtin:astronaut") for p in everything)
+    # addendum 6: real videos the operating point was set on that no run trained on count too;
+    # a training video used that way (in-sample) and photos do not
+    trained = next(s.video for s in sources if s.label == 0 and splits[s.identity] == "train")
+    cal = {"videos": [{"video": "/elsewhere/new.mp4", "label": 0, "score": 0.1},
+                      {"video": str(trained), "label": 0, "score": 0.1},
+                      {"video": "/elsewhere/photo.jpg", "label": 0, "score": 0.1},
+                      {"video": "/elsewhere/fake.mp4", "label": 1, "score": 0.9}]}
+    assert rule.real_validation_footage(cfg, cross_fit=False, calibration=cal) == sorted(
+        rule.real_validation_footage(cfg, cross_fit=False) + ["/elsewhere/new.mp4"])
