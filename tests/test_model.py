@@ -62,3 +62,29 @@ def test_seed_ensemble_averages_member_logits():
     torch.testing.assert_close(frame, sum(o[1] for o in outs) / 3)
     with pytest.raises(ValueError, match="members must be >= 1"):
         build_model(ModelConfig(**{**one.__dict__, "members": 0}))
+
+
+
+def test_member_subset_is_the_ensemble_of_those_members(tmp_path):
+    """A cross-fit ensemble's fold is scored by that fold's runs alone (out of fold)."""
+    import torch
+
+    from localize.ensemble import member_subset
+
+    one = ModelConfig(encoder="mobilenet_v2", input_size=64, encoder_depth=3, decoder_channels=(16, 8, 8))
+    cfg = ModelConfig(**{**one.__dict__, "members": 3})
+    ens = build_model(cfg).eval()
+    save_checkpoint(tmp_path / "e.pt", ens, cfg, model_id="e", cross_fit={"folds": 3},
+                    ensemble_of=[{"fold": j} for j in range(3)])
+    payload = torch.load(tmp_path / "e.pt", weights_only=False)
+    x = torch.randn(1, 3, 64, 64)
+    for keep in ([2, 0], [1]):
+        torch.save(member_subset(payload, keep, model_id_suffix="-sub"), tmp_path / "s.pt")
+        sub, scfg, meta = load_checkpoint(tmp_path / "s.pt")
+        assert scfg.members == len(keep) and meta["model_id"] == "e-sub" and "cross_fit" not in meta
+        assert [m["fold"] for m in meta["ensemble_of"]] == keep
+        with torch.inference_mode():
+            want = sum(ens.members[i](x)[0] for i in keep) / len(keep)
+            torch.testing.assert_close(sub(x)[0], want)
+    with pytest.raises(ValueError, match="distinct indices"):
+        member_subset(payload, [3])
