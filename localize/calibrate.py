@@ -91,6 +91,8 @@ def _score_by_fold(model: Path, payload: dict, items: list, fold_of: list, frame
     by that fold's runs alone (:func:`ensemble.member_subset`), the rest by the whole model."""
     from .analyze import open_localizer
 
+    if len(fold_of) != len(items):
+        raise ValueError("every item needs its fold (None: the whole model)")
     scores: list = [None] * len(items)
     bad: list = []
     loc = open_localizer(model, backend)
@@ -173,6 +175,7 @@ def calibrate(model: str | Path, config: str | Path | None = None, out: str | Pa
         if not vals and not reals:
             raise InputError(Path(config), "the config has no validation videos to calibrate on")
         items += [(s.video, s.label) for s in vals]
+        fold_of += [None] * len(vals)
     own = footage(reals, 0) + footage(fakes, 1)  # never seen by any run: scored by the whole model
     items += own
     fold_of += [None] * len(own)
