@@ -87,22 +87,24 @@ def out_of_fold_sources(cfg: dict, payload: dict, config: Path) -> list[list]:
 
 
 def _score_by_fold(model: Path, payload: dict, items: list, fold_of: list, frames: int, backend: str):
-    """(scores, unreadable files, the whole model's localizer): items of a cross-fit fold scored
-    by that fold's runs alone (:func:`ensemble.member_subset`), the rest by the whole model."""
+    """(scores, unreadable files, the backend that scored them): items of a cross-fit fold
+    scored by that fold's runs alone (:func:`ensemble.member_subset`), the rest by the whole
+    model (opened only when some item needs it)."""
     from .analyze import open_localizer
 
     if len(fold_of) != len(items):
         raise ValueError("every item needs its fold (None: the whole model)")
     scores: list = [None] * len(items)
     bad: list = []
-    loc = open_localizer(model, backend)
+    used = backend
     with tempfile.TemporaryDirectory() as td:
-        for j in sorted({f for f in fold_of if f is not None}, key=str) + [None]:
+        for j in sorted({f for f in fold_of if f is not None}) + [None]:
             idx = [i for i, f in enumerate(fold_of) if f == j]
             if not idx:
                 continue
-            use = loc
-            if j is not None:
+            if j is None:
+                use = open_localizer(model, backend)
+            else:
                 import torch
 
                 from .ensemble import member_subset
@@ -113,11 +115,12 @@ def _score_by_fold(model: Path, payload: dict, items: list, fold_of: list, frame
                 sub = Path(td) / f"fold{j}.pt"
                 torch.save(member_subset(payload, keep, model_id_suffix=f"-oof{j}"), sub)
                 use = open_localizer(sub, backend)
+            used = use.backend
             s, b = score_media([items[i][0] for i in idx], use, frames)
             for i, v in zip(idx, s):
                 scores[i] = v
             bad += b
-    return scores, bad, loc
+    return scores, bad, used
 
 
 def footage(paths: Sequence[str | Path], label: int) -> list[tuple[Path, int]]:
@@ -188,7 +191,7 @@ def calibrate(model: str | Path, config: str | Path | None = None, out: str | Pa
     has_fakes = any(lab == 1 for _, lab in items)
     if old is None and not has_fakes:
         raise InputError(model, "the model has no probability curve to keep: give fake videos too (--fakes)")
-    scores, bad, loc = _score_by_fold(model, payload, items, fold_of, frames, backend)
+    scores, bad, used_backend = _score_by_fold(model, payload, items, fold_of, frames, backend)
     if bad:
         for p, e in bad:
             log.error("%s", e)
@@ -219,7 +222,7 @@ def calibrate(model: str | Path, config: str | Path | None = None, out: str | Pa
     what = " and ".join(w for w in ((f"the validation videos of {config}{oof}" if cfg is not None else ""),
                                    ("the analyst's own footage" if reals or fakes else "")) if w)
     cal["fitted_on"] = (f"{len(kept)} videos and photos ({n_real} real, {n_photos} photos) from {what}, scored by "
-                        f"`localize analyze` ({frames} frames, {loc.backend} backend)")
+                        f"`localize analyze` ({frames} frames, {used_backend} backend)")
     folds = {str(p): j for (p, _), j in zip(items, fold_of)}
     cal["videos"] = [{"video": str(p), "label": lab, "score": v,
                       **({"fold": folds[str(p)]} if folds.get(str(p)) is not None else {})} for p, lab, v in kept]

@@ -373,7 +373,7 @@ def refit_on_reals(cal: Calibration, real_scores: Sequence[float], *, still: Seq
     needs fakes too, so without them the old curve is shifted by the change of threshold:
     the probability at the new threshold is the one the old threshold had, and decision and
     probability stay consistent (as :meth:`Calibration.for_still`). The TPR at the new point
-    is unknown (``val_tpr`` None) unless fakes are scored: then use :func:`fit_calibration`.
+    is unknown (``val_tpr`` NaN) unless fakes are scored: then use :func:`fit_calibration`.
     """
     s_all = np.asarray(list(real_scores), dtype=np.float64)
     st = np.zeros(s_all.shape, bool) if still is None else np.asarray(list(still), bool)

@@ -260,7 +260,7 @@ def iter_frames(path: str | Path, indices: Iterable[int] | None = None, *,
             yield 0, read_image(path)
         return
     wanted = None if indices is None else sorted(set(int(i) for i in indices))
-    if wanted and seek_gap is not None and len(wanted) > 0 and (
+    if wanted and seek_gap is not None and (
             wanted[0] > seek_gap or any(b - a > seek_gap for a, b in zip(wanted, wanted[1:]))):
         try:
             pts = frame_timestamps(path)
