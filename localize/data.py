@@ -512,13 +512,14 @@ def build_cache(sources: Sequence[VideoSource], crop: CropParams, cache_dir: str
 
 # ---------------------------------------------------------------- crop bundles
 BUNDLE_VERSION = 1
+BUNDLE_LOSSLESS = "webp-lossless"
 
 
-def _pack_images(images: np.ndarray, ext: str) -> tuple[np.ndarray, np.ndarray]:
-    """Losslessly encoded frames (WebP lossless for RGB, PNG for masks), concatenated."""
+def _pack_images(images: np.ndarray, ext: str, quality: int = 101) -> tuple[np.ndarray, np.ndarray]:
+    """Encoded frames (WebP for RGB, lossless at ``quality`` 101; PNG for masks), concatenated."""
     import cv2
 
-    params = [cv2.IMWRITE_WEBP_QUALITY, 101] if ext == ".webp" else [cv2.IMWRITE_PNG_COMPRESSION, 9]
+    params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)] if ext == ".webp" else [cv2.IMWRITE_PNG_COMPRESSION, 9]
     blobs = []
     for im in images:
         ok, buf = cv2.imencode(ext, im[..., ::-1] if im.ndim == 3 else im, params)
@@ -544,12 +545,15 @@ def _unpack_images(data: np.ndarray, offsets: np.ndarray, color: bool) -> np.nda
 
 def save_bundle(sets: Sequence[CropSet], splits: dict[str, str], dest: str | Path, *, crop: CropParams,
                 manifest_hash: str, source_keys: Sequence[str] = (), progress: bool = True,
-                folds: tuple[int, dict[str, int]] | None = None) -> dict[str, Any]:
+                folds: tuple[int, dict[str, int]] | None = None, quality: int | None = None) -> dict[str, Any]:
     """Write the cropped training/validation data of a config as a self-contained folder
     (lossless: WebP/PNG per crop, about a third of the raw size) that ``data.bundle`` trains
     from. Why: cropping needs the videos, PyAV and the dlib face models; a training machine
     (a GPU box) then needs none of them, and trains on exactly the same pixels, splits and
-    manifest hash. Written under a temporary name, renamed when complete."""
+    manifest hash. ``quality`` (1-100): lossy WebP crops, about 4x smaller at 95 (1-2 grey
+    levels of error, below the JPEG augmentation's), for carrying a bundle through a size
+    limit; masks stay lossless, and trained runs record the codec with the manifest hash.
+    Written under a temporary name, renamed when complete."""
     import shutil
     import tempfile
 
@@ -558,13 +562,16 @@ def save_bundle(sets: Sequence[CropSet], splits: dict[str, str], dest: str | Pat
     dest = Path(dest)
     if dest.exists():
         raise InputError(dest, "already exists: choose a new folder for the bundle")
+    if quality is not None and not 1 <= int(quality) <= 100:
+        raise InputError(dest, f"bundle quality {quality}: give 1-100 (or none for lossless)")
+    codec = BUNDLE_LOSSLESS if quality is None else f"webp-q{int(quality)}"
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
     try:
         entries = []
         for n, s in enumerate(tqdm(sets, desc="bundle", unit="video", disable=not progress)):
             name = f"{n:05d}.npz"
-            img, img_off = _pack_images(s.images, ".webp")
+            img, img_off = _pack_images(s.images, ".webp", 101 if quality is None else int(quality))
             msk, msk_off = _pack_images(s.masks, ".png")
             np.savez(tmp / name, images=img, image_offsets=img_off, masks=msk, mask_offsets=msk_off,
                      landmarks=s.landmarks, frames=s.frames)
@@ -572,7 +579,7 @@ def save_bundle(sets: Sequence[CropSet], splits: dict[str, str], dest: str | Pat
             entries.append({"file": name, "source": src, "crops": int(len(s.images))})
         idents = {s.source.identity for s in sets}
         index = {"bundle_version": BUNDLE_VERSION, "cache_version": CACHE_VERSION, "crop": asdict(crop),
-                 "manifest_hash": manifest_hash, "source_keys": list(source_keys or [s.source.key for s in sets]),
+                 "image_codec": codec, "manifest_hash": manifest_hash, "source_keys": list(source_keys or [s.source.key for s in sets]),
                  "splits": {k: v for k, v in splits.items() if k in idents},
                  "folds": None if folds is None else {"k": int(folds[0]),
                                                       "of": {k: v for k, v in folds[1].items() if k in idents}},
@@ -582,14 +589,15 @@ def save_bundle(sets: Sequence[CropSet], splits: dict[str, str], dest: str | Pat
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return {"path": str(dest), "videos": len(entries), "crops": sum(e["crops"] for e in entries),
+    return {"path": str(dest), "videos": len(entries), "crops": sum(e["crops"] for e in entries), "image_codec": codec,
             "bytes": sum(f.stat().st_size for f in dest.iterdir())}
 
 
 def load_bundle(path: str | Path, crop: CropParams, fold: tuple[int, int] | None = None
                 ) -> tuple[list[CropSet], dict[str, str], str, list[str]]:
     """(crop sets, identity -> split, manifest hash, source keys) of a :func:`save_bundle` folder; its
-    crop parameters must be the config's (else the model would train on another framing).
+    crop parameters must be the config's (else the model would train on another framing). A lossy
+    bundle's manifest hash carries its codec (``<hash>+webp-q95``): same frames, other pixels.
     ``fold=(i, k)``: the split of cross-fitting fold i, from the bundle's folds (exported with k)."""
     path = Path(path)
     index_path = path / "bundle.json"
@@ -628,7 +636,9 @@ def load_bundle(path: str | Path, crop: CropParams, fold: tuple[int, int] | None
         if int(folds["k"]) != int(fold[1]):
             raise InputError(path, f"exported with {folds['k']} folds, the config asks for {fold[1]}")
         splits = fold_splits({k: int(v) for k, v in folds["of"].items()}, int(fold[0]), int(fold[1]))
-    return sets, splits, str(index["manifest_hash"]), list(index["source_keys"])
+    codec = index.get("image_codec", BUNDLE_LOSSLESS)
+    mhash = str(index["manifest_hash"]) + ("" if codec == BUNDLE_LOSSLESS else f"+{codec}")
+    return sets, splits, mhash, list(index["source_keys"])
 
 
 # ---------------------------------------------------------------- augmentation

@@ -402,12 +402,15 @@ def crop_sets(cfg: dict, d: Dist | None = None, progress: bool = True):
     return sets, splits, mhash, [s.key for s in sources]
 
 
-def export_bundle(cfg: dict, dest: str | Path, progress: bool = True) -> dict[str, Any]:
-    """The config's cropped train/val data as a crop bundle (see :func:`localize.data.save_bundle`)."""
+def export_bundle(cfg: dict, dest: str | Path, progress: bool = True, quality: int | None = None) -> dict[str, Any]:
+    """The config's cropped train/val data as a crop bundle (see :func:`localize.data.save_bundle`;
+    ``quality``: lossy WebP crops)."""
     from . import data as D
 
     if Path(dest).exists():  # before cropping, which can take long
         raise InputError(Path(dest), "already exists: choose a new folder for the bundle")
+    if quality is not None and not 1 <= int(quality) <= 100:
+        raise InputError(Path(dest), f"bundle quality {quality}: give 1-100 (or none for lossless)")
     sets, splits, mhash, keys = crop_sets(cfg, progress=progress)
     folds = None
     if _fold(cfg):  # every fold's split travels with the crops, so each fold trains from this one bundle
@@ -415,7 +418,7 @@ def export_bundle(cfg: dict, dest: str | Path, progress: bool = True) -> dict[st
         k = _fold(cfg)[1]
         folds = (k, D.fold_of(sources, k, int(cfg["data"].get("fold_seed", 0)), _forge_fold_labels(cfg["data"])))
     return D.save_bundle(sets, splits, dest, crop=_crop_params(cfg), manifest_hash=mhash, source_keys=keys,
-                         progress=progress, folds=folds)
+                         progress=progress, folds=folds, quality=quality)
 
 
 def prepare_data(cfg: dict, d: Dist | None = None, progress: bool = True):
@@ -998,6 +1001,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--export-bundle", metavar="DIR",
                    help="crop the config's train/val videos and write them, losslessly, as a folder that "
                    "data.bundle trains from on a machine without the videos, PyAV or dlib (a GPU box); exit")
+    p.add_argument("--bundle-quality", type=int, metavar="Q",
+                   help="with --export-bundle: lossy WebP crops of quality Q (1-100; 95 is about 4x smaller), "
+                   "for carrying a bundle through a size limit; masks stay lossless")
     p.add_argument("--warning", help="with --package: a known limitation stored in the model as "
                    "quality_warning (printed by `localize analyze` and written into its reports)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -1027,8 +1033,11 @@ def run(args: argparse.Namespace) -> int:
     if args.quiet:
         cfg["train"]["progress"] = False
     if args.export_bundle:
-        print(json.dumps(export_bundle(cfg, args.export_bundle, progress=bool(cfg["train"]["progress"]))))
+        print(json.dumps(export_bundle(cfg, args.export_bundle, progress=bool(cfg["train"]["progress"]),
+                                       quality=args.bundle_quality)))
         return 0
+    if args.bundle_quality is not None:
+        raise InputError(None, "--bundle-quality goes with --export-bundle")
     res = train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps({"best": str(res.best), "epochs": res.epochs,

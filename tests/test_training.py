@@ -195,6 +195,21 @@ def test_crop_bundle_trains_on_the_same_pixels_without_the_videos(forge_corpus, 
         assert a.source == b.source
         for k in ("images", "masks", "landmarks", "frames"):
             np.testing.assert_array_equal(getattr(a, k), getattr(b, k))
+    # a lossy bundle (--bundle-quality) is smaller, holds the same frames and masks, and says so in its hash
+    lcfg = dict(cfg, data=dict(cfg["data"], cache_dir=str(tmp_path / "cache")))
+    lossy = T.export_bundle(lcfg, tmp_path / "lossy", progress=False, quality=90)
+    assert lossy["image_codec"] == "webp-q90"
+    assert lossy["bytes"] < 0.6 * sum(f.stat().st_size for f in (tmp_path / "bundle").iterdir())
+    lgot = T.prepare_data(ci_config(forge_corpus, tmp_path / "run", tmp_path / "cache", "data.sources=[]",
+                                    f"data.bundle={tmp_path / 'lossy'}"), progress=False)
+    assert lgot[2] == want[2] + "+webp-q90"
+    for a, b in zip(want[0] + want[1], lgot[0] + lgot[1]):
+        np.testing.assert_array_equal(a.masks, b.masks)
+        np.testing.assert_array_equal(a.frames, b.frames)
+        assert 0 < np.abs(a.images.astype(int) - b.images).mean() < 6
+    assert T.main(["-c", str(ROOT / "configs" / "ci.yaml"), "--export-bundle", str(tmp_path / "bad"), "--quiet",
+                   "--bundle-quality", "0", "--set", f"data.sources={cfg['data']['sources']}"]) == 2
+    assert not (tmp_path / "bad").exists()
     # a bundle is not overwritten, its crop parameters must be the config's, sources exclude it
     assert T.main(["-c", str(ROOT / "configs" / "ci.yaml"), "--export-bundle", str(tmp_path / "bundle"), "--quiet",
                    "--set", f"data.sources={cfg['data']['sources']}"]) == 2
