@@ -83,7 +83,10 @@ def main() -> int:
     fps = [k for k, v in real_rows.items() if v.get("decision") == "fake"]
     from localize.calibrate import footage
 
-    extra = {f"extra/{p.name}": run(p, f"extra/{p.name}") for p, _ in footage(args.extra_reals, 0)}
+    extra_files = [p for p, _ in footage(args.extra_reals, 0)]
+    names = [p.name for p in extra_files]  # keyed by file name; by full path where two folders share a name
+    extra_keys = [f"extra/{p.name}" if names.count(p.name) == 1 else f"extra/{p.resolve()}" for p in extra_files]
+    extra = {k: run(p, k) for p, k in zip(extra_files, extra_keys)}
     originals = sorted({r["original"] for r in pair_rows})  # the pairs' originals are real videos too
     fps_orig = [k for k in originals if results[k].get("decision") == "fake"]
     out = {"model": {"path": loc.path, "id": loc.model_id, "sha256": loc.sha256, "backend": loc.backend,
