@@ -247,7 +247,11 @@ class SegMetrics:
         scores = np.array([aggregate_video([aggregate_track(by[k])]) for k in keys])
         return keys, scores, np.array([int(lab[k]) for k in keys])
 
-    def compute(self) -> dict[str, float]:
+    def compute(self, stills: set[str] | frozenset[str] = frozenset()) -> dict[str, float]:
+        """``stills``: the source keys of photos; with any, ``frame_auc_videos`` is the frame AUC
+        over crops of videos alone, so many one-crop photo identities (and their self-blends) in
+        validation cannot stand in for the video frames the criteria are about."""
+        from . import data as D
         from .decision import MIN_THRESHOLD
 
         c = self.c
@@ -280,7 +284,17 @@ class SegMetrics:
         if self.videos:
             _, vs, vy = self.video_scores()
             out["video_auc"] = _auc(vy, vs)
+            if stills:
+                vid = np.array([v.removesuffix(D.BLEND_KEY_SUFFIX) not in stills for v in self.videos])
+                out["frame_auc_videos"] = _auc(y[vid], area[vid])
         return out
+
+
+def _still_keys(sets) -> set[str]:
+    """The source keys of the photos among crop sets."""
+    from .video import is_image
+
+    return {cs.source.key for cs in sets if is_image(cs.source.video)}
 
 
 # ---------------------------------------------------------------- the run
@@ -746,7 +760,7 @@ def validate(model, val_ds, baseline, device, cfg: dict, use_amp: bool = False):
     (decision.frame_score -> aggregate_track -> aggregate_video, as analysis does)."""
     metrics = SegMetrics(baseline)
     _accumulate(model, val_ds, metrics, device, cfg, use_amp)
-    return metrics.compute(), _calibration(metrics, val_ds.sets, cfg)
+    return metrics.compute(_still_keys(val_ds.sets)), _calibration(metrics, val_ds.sets, cfg)
 
 
 def _accumulate(model, val_ds, metrics: "SegMetrics", device, cfg: dict, use_amp: bool = False) -> None:
@@ -779,10 +793,9 @@ def _calibration(metrics: "SegMetrics", sets, cfg: dict) -> dict[str, Any]:
     cannot be fitted, e.g. validation without a fake video)."""
     from . import data as D
     from .decision import fit_calibration
-    from .video import is_image
 
     keys, scores, labels = metrics.video_scores()
-    stills = {cs.source.key for cs in sets if is_image(cs.source.video)}
+    stills = _still_keys(sets)
     cal: dict[str, Any] = {}
     try:
         cal = fit_calibration(scores, labels, float(cfg["train"]["target_fpr"]),
@@ -956,7 +969,7 @@ def _package_cross_fit(srcs: list, loaded: list[tuple], dst: str | Path, *, half
         _accumulate(fold_model, _val_dataset(val_sets, tcfg), metrics, torch.device("cpu"), tcfg)
         sets_all += val_sets
         summaries[f"fold{j}"], hashes[f"fold{j}"] = summary, mhash
-    m = metrics.compute()
+    m = metrics.compute(_still_keys(sets_all))
     cal = _calibration(metrics, sets_all, cfgs[0])
     if cal:
         cal["fitted_on"] = ("out of fold: " + cal["fitted_on"]

@@ -131,3 +131,29 @@ def test_each_criterion_fails_alone(rule, change, failing):
                      footage=footage)
     assert not v["ship"]
     assert [k for k, c in v["criteria"].items() if not c["pass"]] == [failing]
+
+
+def test_addendum_8_many_photos_judged_apart_from_videos(rule):
+    """Hundreds of validation photos get a quantile threshold of their own (up to target_fpr of
+    them above it by design): criterion 2 is then judged on the videos; criterion 3 on video crops."""
+    meta, cal, an = _inputs()
+    photos = [{"video": f"/p/{i}.jpg", "label": 0, "score": i / 1000} for i in range(200)]
+    videos = ([{"video": f"/v/r{i}.mp4", "label": 0, "score": 0.05} for i in range(22)]
+              + [{"video": f"/v/f{i}.mp4", "label": 1, "score": 0.2 if i < 3 else 0.01} for i in range(10)])
+    cal |= {"threshold": 0.1, "still_threshold": 0.197, "target_fpr": 0.01, "n_real_still": 200, "n_real": 222,
+            "val_fpr": 2 / 222, "val_tpr": 0.3, "videos": photos + videos}
+    meta["metrics"] |= {"frame_auc": 0.9, "frame_auc_videos": 0.72}
+    v = rule.verdict(meta, cal, "xray", an, min_val_tpr=0.25, min_val_frame_auc=0.7, footage=FOOTAGE)
+    c2, c3 = v["criteria"]["2_operating_point"], v["criteria"]["3_validation_frame_auc"]
+    assert c2["val_fpr"] == 0 and c2["val_tpr"] == pytest.approx(0.3) and c2["photos"]["photo_fpr"] == 0.01
+    assert c3["frame_auc"] == 0.72 and c3["over"] == "video crops" and v["ship"]
+    meta["metrics"]["frame_auc_videos"] = 0.65  # the photos cannot carry the frame AUC
+    assert not rule.verdict(meta, cal, "xray", an, min_val_tpr=0.25, min_val_frame_auc=0.7,
+                            footage=FOOTAGE)["criteria"]["3_validation_frame_auc"]["pass"]
+    videos[0]["score"] = 0.15  # a real video above the video threshold still fails criterion 2
+    assert not rule.verdict(meta, cal, "xray", an, min_val_tpr=0.25, min_val_frame_auc=0.7,
+                            footage=FOOTAGE)["criteria"]["2_operating_point"]["pass"]
+    # a handful of photos (threshold above all of them): the rule as before
+    few = cal | {"n_real_still": 6, "videos": photos[:6] + videos}
+    assert "photos" not in rule.verdict(meta, few, "xray", an, min_val_tpr=0.25, min_val_frame_auc=0.7,
+                                        footage=FOOTAGE)["criteria"]["2_operating_point"]

@@ -87,6 +87,8 @@ def test_losses_and_schedule():
 
 
 def test_metrics_against_constant_mask_baseline():
+    from localize import data as D
+
     rng = np.random.default_rng(0)
     tg = np.zeros((4, 16, 16), np.float32)
     tg[2:, 4:12, 4:12] = 1  # two real frames, two fakes
@@ -104,6 +106,16 @@ def test_metrics_against_constant_mask_baseline():
     m2.update(np.broadcast_to(base, tg.shape).copy(), tg, labels, None, ["a"] * 4, 0.1)
     r2 = m2.compute()
     assert r2["iou"] == r2["base_iou"] and r2["frame_auc"] == 0.5 and r2["real_flag_rate"] == 1
+    assert "frame_auc_videos" not in r2
+    # photos (one-crop sources, and their self-blends) apart: the frame AUC over video crops alone
+    m3 = T.SegMetrics(None, pixel_stride=1)
+    area = np.stack([(np.arange(16) < 16 * f)[:, None] * np.ones((16, 16)) for f in
+                     (0.0, 0.0, 1.0, 1.0, 0.5, 0.25, 0.125, 0.75)])  # forged area 0..1 of each crop
+    m3.update(area, np.zeros_like(area), np.array([0, 0, 1, 1, 0, 1, 0, 1], np.float32), None,
+              ["p/x", "p/y", "p/x" + D.BLEND_KEY_SUFFIX, "p/y" + D.BLEND_KEY_SUFFIX, "v/a", "v/a" + D.BLEND_KEY_SUFFIX,
+               "v/b", "v/c"], 0.1)
+    r3 = m3.compute({"p/x", "p/y"})
+    assert r3["frame_auc_videos"] == pytest.approx(0.75) and r3["frame_auc"] > r3["frame_auc_videos"]
 
 
 def test_ci_config_short_run_checkpoints_resume_and_package(forge_corpus, tmp_path):
