@@ -449,7 +449,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     if opts.overlay:
         from .video import VideoWriter
 
-        writer = VideoWriter(work / OVERLAY_MP4, overlay_fps, crf=opts.overlay_crf, preset=opts.overlay_preset)
+        writer = VideoWriter(work / OVERLAY_MP4, overlay_fps, crf=opts.overlay_crf, preset=opts.overlay_preset,
+                             timed=vfr)  # variable frame rate: each frame at its own time, as recorded
         writer.__enter__()
     try:
         source = iter(kept) if keep else timed_frames(False)
@@ -492,7 +493,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                     need = writer is not None or bool(fr.faces)
                     ov = _draw(img, fr, draws, running, cal, px_thr, scale, opts, means) if need else None
                     if writer is not None:
-                        writer.write(ov)
+                        writer.write(ov, time=t_of(idx) if vfr else None)
                     if fr.faces and opts.key_frames > 0:
                         item = (fr.score, -idx, idx, ov)
                         if len(top) < opts.key_frames:
@@ -575,8 +576,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         warns.append("no face found in any analysed frame: nothing to decide")
     meta = media_metadata(path)
     if vfr:
-        warns.append("variable frame rate: frame times in this report are the frames' own timestamps; the overlay "
-                     "video plays the analysed frames at the average rate")
+        warns.append("variable frame rate: frame times in this report and the overlay video are the frames' own "
+                     "timestamps")
     if meta.get("interlaced"):
         warns.append("interlaced footage (two fields woven into each frame): combing at moving edges was not in "
                      "the training data; deinterlace it (ffmpeg -vf yadif) and analyse again before relying on it")

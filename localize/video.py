@@ -370,11 +370,14 @@ class VideoWriter:
     """H.264 writer: ``crf`` for FF++-style c23/c40, ``lossless=True`` for c0 (exact RGB).
 
     Writes to a temporary file and renames on ``close()``; use it as a context manager
-    so a failure leaves nothing behind.
+    so a failure leaves nothing behind. ``timed``: every :meth:`write` gives the frame's own
+    time in seconds, so footage of variable frame rate plays as recorded, not at ``fps``.
     """
 
+    TIME_BASE = Fraction(1, 90000)  # the MPEG clock: exact for 24, 25, 30, 50, 60 and their 1001 variants
+
     def __init__(self, path: str | Path, fps: float, *, crf: int = 23, lossless: bool = False,
-                 preset: str = "medium", deterministic: bool = False):
+                 preset: str = "medium", deterministic: bool = False, timed: bool = False):
         self.path = Path(path)
         # x264's macroblock-tree rate control reads memory it did not initialise for
         # some frame widths (measured: 320, 400, 480 px give different bytes from run to
@@ -385,6 +388,8 @@ class VideoWriter:
         self.crf = crf
         self.lossless = lossless
         self.preset = preset
+        self.timed = timed
+        self._last_pts: int | None = None
         self._ctx = None
         self._container = None
         self._stream = None
@@ -407,9 +412,12 @@ class VideoWriter:
             self._stream.options = {"crf": str(self.crf), "preset": self.preset, "threads": X264_THREADS}
             if self.deterministic:
                 self._stream.options = {**self._stream.options, "x264-params": "mbtree=0"}
+        if self.timed:
+            self._stream.codec_context.time_base = self.TIME_BASE
         return self
 
-    def write(self, rgb: np.ndarray) -> None:
+    def write(self, rgb: np.ndarray, time: float | None = None) -> None:
+        """Append a frame; ``time`` (seconds from the first frame) is required when ``timed``."""
         import av
 
         s = self._stream
@@ -420,6 +428,12 @@ class VideoWriter:
             s.width, s.height = w, h
             self._sized = True
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        if self.timed:
+            if time is None:
+                raise ValueError("a timed VideoWriter needs each frame's time")
+            pts = int(round(float(time) / self.TIME_BASE))
+            pts = pts if self._last_pts is None or pts > self._last_pts else self._last_pts + 1  # strictly rising
+            frame.pts, frame.time_base, self._last_pts = pts, self.TIME_BASE, pts
         for pkt in s.encode(frame):
             self._container.mux(pkt)
 

@@ -437,6 +437,14 @@ def test_variable_frame_rate_video_reports_the_frames_own_times(carphone, vfr_cl
     t = {f.index: f.time for f in rep.frames}
     assert t[30] == pytest.approx(1.2, abs=0.01) and t[100] == pytest.approx(5.6, abs=0.01)
     assert any(w.startswith("variable frame rate") for w in rep.warnings)
+    # the overlay plays each analysed frame at its own time, as the footage was recorded
+    from localize.video import probe
+
+    ov = analyze_path(vfr, tmp_path / "ov", localizer=loc, analyzer=face_analyzer,
+                      options=AnalyzeOptions(count=8, key_frames=0))
+    want = [f.time - ov.frames[0].time for f in ov.frames]
+    got = probe(tmp_path / "ov" / "overlay.mp4").times
+    assert len(got) == len(want) and got == pytest.approx(want, abs=1e-3) and want[-1] > 5
     cfr = analyze_path(carphone, tmp_path / "cfr", localizer=loc, analyzer=face_analyzer,
                        options=AnalyzeOptions(count=4, overlay=False, key_frames=0))
     assert cfr.input["variable_frame_rate"] is False

@@ -113,3 +113,16 @@ def test_variable_frame_rate_is_detected(carphone, vfr_clip, shared_data):
     assert not V.variable_frame_rate(V.frame_timestamps(carphone))
     # real footage does this: reals/talking_09 alternates 33 ms and 67 ms frames (dropped frames)
     assert V.variable_frame_rate(V.frame_timestamps(shared_data / "reals" / "talking_09.mp4"))
+
+
+def test_timed_writer_keeps_each_frames_time(tmp_path):
+    """VideoWriter(timed=True): frames at their own times (variable frame rate), read back exactly."""
+    times = [0.0, 0.04, 0.08, 0.2, 0.28, 1.0, 1.04]
+    frames = np.random.default_rng(0).integers(0, 255, (len(times), 32, 48, 3), dtype=np.uint8)
+    with V.VideoWriter(tmp_path / "t.mp4", 25, timed=True, preset="ultrafast") as w:
+        for f, t in zip(frames, times):
+            w.write(f, time=t)
+    assert V.probe(tmp_path / "t.mp4").times == pytest.approx(times, abs=1e-4)
+    with pytest.raises(ValueError, match="time"), V.VideoWriter(tmp_path / "u.mp4", 25, timed=True) as w:
+        w.write(frames[0])
+    assert not (tmp_path / "u.mp4").exists()
