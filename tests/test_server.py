@@ -521,3 +521,18 @@ def _strip_volatile(d):
     if isinstance(d, float):
         return round(d, 5)
     return d
+
+
+def test_links_carry_the_proxy_prefix(tmp_path, carphone):
+    """Behind a reverse proxy at /tools/localize (`serve --root-path`), the Location header and
+    the job's links include the prefix, so a client following them reaches the server."""
+    settings = ServerSettings(results_dir=str(tmp_path / "results"))
+    app = create_app(settings, analyze=StandIn(), model_info={"model_id": "stand-in"})
+    with TestClient(app, root_path="/tools/localize") as c:
+        r = post_file(c, carphone)
+        assert r.status_code == 202, r.text
+        jid = r.json()["id"]
+        assert r.headers["location"] == r.json()["status_url"] == f"/tools/localize/v1/jobs/{jid}"
+        j = wait_state(c, jid)
+        assert j["links"]["self"] == f"/tools/localize/v1/jobs/{jid}"
+        assert j["links"]["frames"]["2"] == f"/tools/localize/v1/jobs/{jid}/frames/2.png"

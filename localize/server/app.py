@@ -272,7 +272,7 @@ def create_app(settings: ServerSettings, *, analyze: AnalyzeFn | None = None,
             raise HTTPException(503, "the job queue is full; retry later",
                                 headers={"Retry-After": str(e.retry_after)}) from None
         s.metrics.job_submitted()
-        url = f"/v1/jobs/{job_id}"
+        url = f"{_root(request)}/v1/jobs/{job_id}"
         return JSONResponse({"id": job_id, "state": "queued", "status_url": url}, status_code=202,
                             headers={"Location": url})
 
@@ -298,7 +298,7 @@ def create_app(settings: ServerSettings, *, analyze: AnalyzeFn | None = None,
         body = _public_status(status)
         if status["state"] == DONE:
             out = s.store.out_dir(jid)
-            body["links"] = _links(jid, out)
+            body["links"] = _links(jid, out, _root(request))
             try:
                 body["report"] = json.loads((out / "report.json").read_text(encoding="utf-8"))
             except FileNotFoundError:
@@ -436,8 +436,14 @@ def _frame_files(out: Path) -> dict[int, Path]:
     return found
 
 
-def _links(jid: str, out: Path) -> dict[str, Any]:
-    base = f"/v1/jobs/{jid}"
+def _root(request: Request) -> str:
+    """The path the server is mounted under behind a proxy (``serve --root-path``), so the
+    URLs it hands out work from the client's side too."""
+    return str(request.scope.get("root_path") or "").rstrip("/")
+
+
+def _links(jid: str, out: Path, root: str = "") -> dict[str, Any]:
+    base = f"{root}/v1/jobs/{jid}"
     links: dict[str, Any] = {"self": base}
     for name in ARTIFACTS:
         if (out / name).is_file():
@@ -504,6 +510,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="inference threads per worker (default: cores / workers)")
     parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                         help="allow cross-origin calls from ORIGIN (repeatable; default: none)")
+    parser.add_argument("--root-path", default="",
+                        help="the path prefix a reverse proxy serves this under (e.g. /localize), so job URLs "
+                             "and the Location header include it")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
 
@@ -554,5 +563,6 @@ def run(args: argparse.Namespace) -> int:
         # analysis on a loaded machine can miss it, and killing it would lose its jobs
         kwargs["timeout_worker_healthcheck"] = HEALTHCHECK_TIMEOUT_S
     uvicorn.run("localize.server.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level, proxy_headers=False, **kwargs)
+                workers=args.workers, log_level=args.log_level, proxy_headers=False, root_path=args.root_path,
+                **kwargs)
     return 0
