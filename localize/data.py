@@ -579,7 +579,8 @@ def save_bundle(sets: Sequence[CropSet], splits: dict[str, str], dest: str | Pat
             entries.append({"file": name, "source": src, "crops": int(len(s.images))})
         idents = {s.source.identity for s in sets}
         index = {"bundle_version": BUNDLE_VERSION, "cache_version": CACHE_VERSION, "crop": asdict(crop),
-                 "image_codec": codec, "manifest_hash": manifest_hash, "source_keys": list(source_keys or [s.source.key for s in sets]),
+                 "image_codec": codec, "manifest_hash": manifest_hash,
+                 "source_keys": list(source_keys or [s.source.key for s in sets]),
                  "splits": {k: v for k, v in splits.items() if k in idents},
                  "folds": None if folds is None else {"k": int(folds[0]),
                                                       "of": {k: v for k, v in folds[1].items() if k in idents}},

@@ -1012,8 +1012,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "checkpoints (runs of one config with different seeds) make a seed ensemble, validated "
                    "and calibrated again on the runs' validation videos")
     p.add_argument("--export-bundle", metavar="DIR",
-                   help="crop the config's train/val videos and write them, losslessly, as a folder that "
-                   "data.bundle trains from on a machine without the videos, PyAV or dlib (a GPU box); exit")
+                   help="crop the config's train/val videos and write them (losslessly unless --bundle-quality) "
+                   "as a folder that data.bundle trains from on a machine without the videos, PyAV or dlib (a GPU "
+                   "box); exit")
     p.add_argument("--bundle-quality", type=int, metavar="Q",
                    help="with --export-bundle: lossy WebP crops of quality Q (1-100; 95 is about 4x smaller), "
                    "for carrying a bundle through a size limit; masks stay lossless")
