@@ -116,6 +116,8 @@ def render_report(r: dict[str, Any]) -> str:
         about.append("EXIF " + ", ".join(f"{k} {v}" for k, v in exif.items()))
     if inp.get("rotation"):
         about.append(f"display rotation {inp['rotation']}°")
+    if inp.get("mirrored"):
+        about.append("display mirrored (shown as a player shows it)")
     parts.append("<p class='small muted'>File: " + _e(" · ".join(a for a in about if a)) +
                  f" · sha256 {_e(str(inp.get('sha256', ''))[:16])}…</p>")
     parts.append(f"<p class='small muted'>Model {_e(model.get('id', '?'))} ({_e(model.get('backend', ''))}) · "

@@ -1,8 +1,8 @@
 """Decoding, sampling and encoding of videos (PyAV). Nothing else opens video files.
 
 Frames are RGB ``uint8`` arrays (H, W, 3), upright as a player shows them: phone videos
-are stored sideways with a display rotation (the container's display matrix), which every
-player applies, so analysis, training crops and overlays apply it too. Still images (PNG,
+are stored sideways with a display rotation (the container's display matrix, which can also
+mirror them), which every player applies, so analysis, training crops and overlays apply it too. Still images (PNG,
 JPEG, ...) are read as one-frame videos so every pipeline accepts both (OpenCV applies a
 JPEG's EXIF orientation).
 """
@@ -38,6 +38,7 @@ class VideoInfo:
     codec: str
     is_image: bool = False
     rotation: int = 0  # display rotation applied to the stored frames (degrees counter-clockwise)
+    mirrored: bool = False  # the display matrix also mirrors the frames left-right (after the rotation)
     # each frame's presentation time in seconds from the first, display order; () when the
     # timestamps are unusable (and for images)
     times: tuple[float, ...] = field(default=(), repr=False, compare=False)
@@ -85,7 +86,7 @@ def _decode_still(path: Path) -> np.ndarray | None:
             if not c.streams.video:
                 return None
             for frame in c.decode(c.streams.video[0]):
-                return upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
+                return upright(frame.to_ndarray(format="rgb24"), display_transform(frame))
     except (av.error.FFmpegError, OSError, UnicodeDecodeError):
         return None
     return None
@@ -126,22 +127,59 @@ def _quarter_turns(rotation: float | None) -> int:
     return int(round(float(rotation or 0) / 90.0)) % 4
 
 
-def upright(rgb: np.ndarray, rotation: float | None) -> np.ndarray:
-    """A decoded frame turned as a player shows it (``rotation``: the frame's display rotation,
-    degrees counter-clockwise, as PyAV's ``VideoFrame.rotation`` and ffmpeg's autorotate)."""
-    k = _quarter_turns(rotation)
-    return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
+# How a player shows a stored frame: (transpose, mirror left-right, flip upside down), in that order.
+Transform = tuple[bool, bool, bool]
+IDENTITY: Transform = (False, False, False)
+# the counter-clockwise quarter turns of np.rot90 as transforms
+_TURNS: tuple[Transform, ...] = (IDENTITY, (True, False, True), (False, True, True), (True, True, False))
+# each transform as (degrees counter-clockwise, mirrored): the turn, then a left-right mirror (as
+# ffmpeg's -display_rotation and -display_hflip write them)
+_DESCRIBED: dict[Transform, tuple[int, bool]] = {
+    **{t: (90 * k, False) for k, t in enumerate(_TURNS)},
+    (False, True, False): (0, True), (True, True, True): (90, True),
+    (False, False, True): (180, True), (True, False, False): (270, True)}
 
 
-def _scan(path: Path, c, *, rotation: bool = False) -> tuple[int, list[int], int]:
+def display_transform(frame) -> Transform:
+    """How a player turns and mirrors a decoded frame, as ffmpeg's autorotate does: from the
+    frame's display matrix where it is axis-aligned (x' = a x + c y, y' = b x + d y; a mirrored
+    phone or webcam recording has a negative determinant, which PyAV's ``rotation`` reports as a
+    half turn, so reading only that would turn such a video upside down), else the nearest
+    quarter turn of its rotation."""
+    for sd in getattr(frame, "side_data", None) or ():
+        if "DISPLAYMATRIX" in str(getattr(sd, "type", "")):
+            m = np.frombuffer(bytes(sd), "<i4")
+            if m.size >= 5:
+                a, b, c, d = (int(round(float(m[i]) / 65536.0)) for i in (0, 1, 3, 4))
+                if b == c == 0 and abs(a) == abs(d) == 1:
+                    return (False, a < 0, d < 0)
+                if a == d == 0 and abs(b) == abs(c) == 1:
+                    return (True, c < 0, b < 0)
+    return _TURNS[_quarter_turns(getattr(frame, "rotation", 0))]
+
+
+def upright(rgb: np.ndarray, transform: Transform) -> np.ndarray:
+    """A decoded frame as a player shows it (``transform``: :func:`display_transform`)."""
+    if not any(transform):
+        return rgb
+    t, mirror, flip = transform
+    out = rgb.swapaxes(0, 1) if t else rgb
+    if mirror:
+        out = out[:, ::-1]
+    if flip:
+        out = out[::-1]
+    return np.ascontiguousarray(out)
+
+
+def _scan(path: Path, c, *, rotation: bool = False) -> tuple[int, list[int], Transform]:
     """One demux pass over the video stream of the open container ``c``: (frames = packets
     with data, their presentation timestamps in display order, or [] when any is missing or
-    two coincide, and, with ``rotation``, the display rotation of the first frame, decoded from
-    the first packets on the way: 0 when none decodes)."""
+    two coincide, and, with ``rotation``, the display transform of the first frame, decoded from
+    the first packets on the way: none when no frame decodes)."""
     import av
 
     s = c.streams.video[0]
-    n, pts, usable, turn = 0, [], True, None if rotation else 0
+    n, pts, usable, turn = 0, [], True, None if rotation else IDENTITY
     try:
         for pkt in c.demux(s):
             if not pkt.size:
@@ -154,16 +192,23 @@ def _scan(path: Path, c, *, rotation: bool = False) -> tuple[int, list[int], int
             if turn is None:
                 try:
                     for frame in pkt.decode():
-                        turn = 90 * _quarter_turns(getattr(frame, "rotation", 0))
+                        turn = display_transform(frame)
                         break
                 except av.error.FFmpegError:
-                    turn = 0
+                    turn = IDENTITY
+        if turn is None:  # a short video whose decoder held its frames back: flush it
+            try:
+                for frame in s.codec_context.decode(None):
+                    turn = display_transform(frame)
+                    break
+            except av.error.FFmpegError:
+                turn = IDENTITY
     except av.error.FFmpegError as e:
         raise InputError(path, f"corrupt video stream ({e})") from None
     pts.sort()
     if not usable or len(set(pts)) != len(pts):
         pts = []
-    return n, pts, turn or 0
+    return n, pts, turn or IDENTITY
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -176,16 +221,17 @@ def probe(path: str | Path) -> VideoInfo:
     with _open(path) as c:
         s = c.streams.video[0]
         fps = float(s.average_rate or s.guessed_rate or 25)
-        n, pts, rotation = _scan(path, c, rotation=True)
+        n, pts, transform = _scan(path, c, rotation=True)
         w, h = s.codec_context.width, s.codec_context.height
         codec = s.codec_context.name
         tb = s.time_base
     if n == 0 or not w or not h:
         raise InputError(path, "video has no frames")
-    if rotation % 180:
+    if transform[0]:
         w, h = h, w
     times = tuple(float((t - pts[0]) * tb) for t in pts) if pts and tb and len(pts) == n else ()
-    return VideoInfo(str(path), int(w), int(h), fps, n, codec, rotation=rotation, times=times)
+    rotation, mirrored = _DESCRIBED[transform]
+    return VideoInfo(str(path), int(w), int(h), fps, n, codec, rotation=rotation, mirrored=mirrored, times=times)
 
 
 # Wanted frames further apart than this are reached by seeking to the keyframe before them
@@ -306,7 +352,7 @@ def _seeking(path: Path, wanted: list[int], pts: list[int], seek_gap: int):
                 pos = j
                 if j == i:
                     break
-            yield i, upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
+            yield i, upright(frame.to_ndarray(format="rgb24"), display_transform(frame))
             last = i
     return None
 
@@ -330,7 +376,7 @@ def _sequential(path: Path, wanted: list[int] | None) -> Iterator[tuple[int, np.
             for i, frame in enumerate(c.decode(s)):
                 if wanted is None:
                     got += 1
-                    yield i, upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
+                    yield i, upright(frame.to_ndarray(format="rgb24"), display_transform(frame))
                     continue
                 while pos < len(wanted) and wanted[pos] < i:
                     pos += 1
@@ -338,7 +384,7 @@ def _sequential(path: Path, wanted: list[int] | None) -> Iterator[tuple[int, np.
                     break
                 if wanted[pos] == i:
                     got += 1
-                    yield i, upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
+                    yield i, upright(frame.to_ndarray(format="rgb24"), display_transform(frame))
         except av.error.FFmpegError as e:
             if got == 0:
                 raise InputError(path, f"corrupt video, no frame decodes ({e})") from None

@@ -381,10 +381,14 @@ def test_real_ffpp_pair_faces_tracked_in_both(shared_data, loc, face_analyzer, t
         assert box_iou(tuple(a.faces[0].crop_box), tuple(b.faces[0].crop_box)) > 0.8
 
 
-@pytest.mark.parametrize("rotation", [90, -90, 180])
-def test_phone_video_with_a_display_rotation_is_analysed_upright(carphone, loc, face_analyzer, tmp_path, rotation):
+@pytest.mark.parametrize("rotation, mirrored", [(90, False), (-90, False), (180, False), (0, True), (90, True),
+                                               (180, True)])
+def test_phone_video_with_a_display_rotation_is_analysed_upright(carphone, loc, face_analyzer, tmp_path, rotation,
+                                                                 mirrored):
     """Phones store portrait video sideways with a display rotation that every player applies;
-    read raw, its faces lie on their side and HOG finds none (this returned no_face before)."""
+    read raw, its faces lie on their side and HOG finds none (this returned no_face before). A
+    mirrored display matrix (front cameras, webcams) is applied too: PyAV reports a plain mirror
+    as a half turn, which turned such a video upside down before."""
     import subprocess
 
     import imageio_ffmpeg
@@ -392,20 +396,26 @@ def test_phone_video_with_a_display_rotation_is_analysed_upright(carphone, loc, 
     from localize.video import iter_frames, probe, write_video
 
     upright = [f for _, f in iter_frames(carphone, range(8))]
-    k = {90: -1, -90: 1, 180: 2}[rotation]  # stored turned the other way, so the rotation undoes it
+    k = {0: 0, 90: -1, -90: 1, 180: 2}[rotation]  # stored turned the other way, so the rotation undoes it
+
+    def stored_of(f):  # what the display (the turn, then the mirror) undoes
+        return np.ascontiguousarray(np.rot90(f[:, ::-1] if mirrored else f, k))
     stored = tmp_path / "stored.mp4"
-    write_video(stored, (np.ascontiguousarray(np.rot90(f, k)) for f in upright), 25.0, crf=18)
-    phone = tmp_path / f"phone{rotation}.mp4"
+    write_video(stored, (stored_of(f) for f in upright), 25.0, crf=18)
+    phone = tmp_path / f"phone{rotation}{'m' if mirrored else ''}.mp4"
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-display_rotation", str(rotation),
-                    "-i", str(stored), "-c", "copy", str(phone)], check=True)  # remux with a display matrix
+                    *(["-display_hflip"] if mirrored else []), "-i", str(stored), "-c", "copy", str(phone)],
+                   check=True)  # remux with a display matrix
     info = probe(phone)
-    assert info.rotation % 360 == rotation % 360 and (info.width, info.height) == (176, 144)
+    assert info.rotation % 360 == rotation % 360 and info.mirrored == mirrored
+    assert (info.width, info.height) == (176, 144)
     got = [f for _, f in iter_frames(phone, range(8))]
     assert got[0].shape == upright[0].shape
     assert np.abs(got[3].astype(int) - upright[3].astype(int)).mean() < 4  # codec noise only
     rep = analyze_path(phone, tmp_path / "out", localizer=loc, analyzer=face_analyzer,
                        options=AnalyzeOptions(count=6, overlay=False, key_frames=0))
     assert rep.status == "ok" and rep.input["frames_with_face"] == 6 and rep.input["rotation"] == info.rotation
+    assert rep.input["mirrored"] == mirrored
 
 
 def test_interlaced_footage_is_flagged(carphone, loc, face_analyzer, tmp_path):

@@ -126,3 +126,29 @@ def test_timed_writer_keeps_each_frames_time(tmp_path):
     with pytest.raises(ValueError, match="time"), V.VideoWriter(tmp_path / "u.mp4", 25, timed=True) as w:
         w.write(frames[0])
     assert not (tmp_path / "u.mp4").exists()
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_display_matrix_as_ffmpeg_applies_it(carphone, tmp_path, rotation):
+    """Every turn and mirror a display matrix can hold (ffmpeg -display_rotation, -display_hflip,
+    -display_vflip) gives the frame ffmpeg's own autorotate gives, and probe's size matches it."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    ff = imageio_ffmpeg.get_ffmpeg_exe()
+    for hflip in (False, True):
+        for vflip in (False, True):
+            f = tmp_path / f"r{rotation}{int(hflip)}{int(vflip)}.mp4"
+            subprocess.run([ff, "-y", "-loglevel", "error", "-display_rotation", str(rotation),
+                            *(["-display_hflip"] if hflip else []), *(["-display_vflip"] if vflip else []),
+                            "-i", str(carphone), "-frames:v", "1", "-c", "copy", str(f)], check=True)
+            ref = subprocess.run([ff, "-loglevel", "error", "-i", str(f), "-frames:v", "1", "-f", "rawvideo",
+                                  "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+            got = next(V.iter_frames(f))[1]
+            info = V.probe(f)
+            assert (info.height, info.width, 3) == got.shape and len(ref) == got.size, (hflip, vflip)
+            want = np.frombuffer(ref, np.uint8).reshape(got.shape)
+            assert np.abs(want.astype(int) - got).mean() < 3, (hflip, vflip)
+            if not vflip:
+                assert (info.rotation, info.mirrored) == (rotation, hflip)
