@@ -2,9 +2,9 @@
 
 Frames are RGB ``uint8`` arrays (H, W, 3), upright as a player shows them: phone videos
 are stored sideways with a display rotation (the container's display matrix, which can also
-mirror them), which every player applies, so analysis, training crops and overlays apply it too. Still images (PNG,
-JPEG, ...) are read as one-frame videos so every pipeline accepts both (OpenCV applies a
-JPEG's EXIF orientation).
+mirror them), which every player applies, so analysis, training crops and overlays apply it
+too. Still images (PNG, JPEG, ...) are read as one-frame videos so every pipeline accepts both
+(OpenCV applies a JPEG's EXIF orientation).
 """
 from __future__ import annotations
 
@@ -175,7 +175,8 @@ def _scan(path: Path, c, *, rotation: bool = False) -> tuple[int, list[int], Tra
     """One demux pass over the video stream of the open container ``c``: (frames = packets
     with data, their presentation timestamps in display order, or [] when any is missing or
     two coincide, and, with ``rotation``, the display transform of the first frame, decoded from
-    the first packets on the way: none when no frame decodes)."""
+    the first packets on the way, or after flushing the decoder: no transform when no frame
+    decodes)."""
     import av
 
     s = c.streams.video[0]
