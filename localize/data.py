@@ -543,6 +543,16 @@ def _unpack_images(data: np.ndarray, offsets: np.ndarray, color: bool) -> np.nda
     return np.ascontiguousarray(np.stack(out))
 
 
+def bundle_codec(quality: int | None, dest: Path | None = None) -> str:
+    """The image codec of a bundle written at ``quality`` (None: lossless); an InputError
+    naming ``dest`` for a quality outside 1-100."""
+    if quality is None:
+        return BUNDLE_LOSSLESS
+    if not 1 <= int(quality) <= 100:
+        raise InputError(dest, f"bundle quality {quality}: give 1-100 (or none for lossless)")
+    return f"webp-q{int(quality)}"
+
+
 def save_bundle(sets: Sequence[CropSet], splits: dict[str, str], dest: str | Path, *, crop: CropParams,
                 manifest_hash: str, source_keys: Sequence[str] = (), progress: bool = True,
                 folds: tuple[int, dict[str, int]] | None = None, quality: int | None = None) -> dict[str, Any]:
@@ -562,9 +572,7 @@ def save_bundle(sets: Sequence[CropSet], splits: dict[str, str], dest: str | Pat
     dest = Path(dest)
     if dest.exists():
         raise InputError(dest, "already exists: choose a new folder for the bundle")
-    if quality is not None and not 1 <= int(quality) <= 100:
-        raise InputError(dest, f"bundle quality {quality}: give 1-100 (or none for lossless)")
-    codec = BUNDLE_LOSSLESS if quality is None else f"webp-q{int(quality)}"
+    codec = bundle_codec(quality, dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
     try:

@@ -423,8 +423,7 @@ def export_bundle(cfg: dict, dest: str | Path, progress: bool = True, quality: i
 
     if Path(dest).exists():  # before cropping, which can take long
         raise InputError(Path(dest), "already exists: choose a new folder for the bundle")
-    if quality is not None and not 1 <= int(quality) <= 100:
-        raise InputError(Path(dest), f"bundle quality {quality}: give 1-100 (or none for lossless)")
+    D.bundle_codec(quality, Path(dest))  # a bad quality is refused before cropping, which can take long
     sets, splits, mhash, keys = crop_sets(cfg, progress=progress)
     folds = None
     if _fold(cfg):  # every fold's split travels with the crops, so each fold trains from this one bundle

@@ -171,16 +171,16 @@ def upright(rgb: np.ndarray, transform: Transform) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-def _scan(path: Path, c, *, rotation: bool = False) -> tuple[int, list[int], Transform]:
+def _scan(path: Path, c, *, orientation: bool = False) -> tuple[int, list[int], Transform]:
     """One demux pass over the video stream of the open container ``c``: (frames = packets
     with data, their presentation timestamps in display order, or [] when any is missing or
-    two coincide, and, with ``rotation``, the display transform of the first frame, decoded from
+    two coincide, and, with ``orientation``, the display transform of the first frame, decoded from
     the first packets on the way, or after flushing the decoder: no transform when no frame
     decodes)."""
     import av
 
     s = c.streams.video[0]
-    n, pts, usable, turn = 0, [], True, None if rotation else IDENTITY
+    n, pts, usable, turn = 0, [], True, None if orientation else IDENTITY
     try:
         for pkt in c.demux(s):
             if not pkt.size:
@@ -222,7 +222,7 @@ def probe(path: str | Path) -> VideoInfo:
     with _open(path) as c:
         s = c.streams.video[0]
         fps = float(s.average_rate or s.guessed_rate or 25)
-        n, pts, transform = _scan(path, c, rotation=True)
+        n, pts, transform = _scan(path, c, orientation=True)
         w, h = s.codec_context.width, s.codec_context.height
         codec = s.codec_context.name
         tb = s.time_base
