@@ -82,12 +82,35 @@ def _build_one(cfg: ModelConfig):
     if cfg.encoder_depth != 5:
         _drop_unused_stages(model.encoder, cfg.encoder_depth)
     if cfg.encoder_weights:
-        p = Path(cfg.encoder_weights)
-        if not p.exists():
-            raise InputError(p, "encoder weights file not found (weights are never downloaded)")
-        state = torch.load(p, map_location="cpu", weights_only=True)
-        model.encoder.load_state_dict(state, strict=False)
+        load_encoder_weights(model.encoder, cfg.encoder_weights)
     return model
+
+
+def load_encoder_weights(encoder, path: str | Path) -> None:
+    """Initialise ``encoder`` from a local state dict (e.g. torchvision's ImageNet
+    mobilenet_v2 file, `scripts/fetch_encoder_weights.sh`). Every tensor the encoder has must
+    be in the file with its shape; extra tensors (a classifier, stages dropped by
+    ``encoder_depth``) are ignored. A file that fits nothing is an error, not a silent
+    random start."""
+    import torch
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "encoder weights file not found (weights are never downloaded)")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise InputError(p, f"not a PyTorch state dict ({type(e).__name__}: {e})") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    own = encoder.state_dict()
+    missing = [k for k in own if k not in state]
+    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or wrong:
+        bad = (missing + wrong)[0]
+        raise InputError(p, f"does not fit the encoder: {len(missing)} of {len(own)} tensors missing, "
+                            f"{len(wrong)} of another shape (first: {bad})")
+    encoder.load_state_dict({k: state[k] for k in own})
 
 
 def _drop_unused_stages(encoder, depth: int) -> None:
@@ -138,7 +161,9 @@ def load_checkpoint(path: str | Path):
         cfg = ModelConfig.from_dict(payload["model_config"])
     except Exception as e:  # corrupt or foreign file
         raise InputError(path, f"not a localizer checkpoint ({type(e).__name__}: {e})") from None
-    model = build_model(cfg)
+    # every weight comes from the checkpoint: the encoder's initial weights file (a training
+    # input, recorded in the config) need not exist where the model is used
+    model = build_model(dataclasses.replace(cfg, encoder_weights=None))
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()}
     model.load_state_dict(state)
     model.eval()

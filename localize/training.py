@@ -460,7 +460,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     from . import data as D
     from .decision import fit_calibration
     from .fileio import write_json, write_text
-    from .model import ModelConfig, build_model, save_checkpoint
+    from .model import ModelConfig, build_model, file_sha256, save_checkpoint
 
     tc, dc, lc = cfg["train"], cfg["data"], cfg["loss"]
     _target(dc)  # a bad value fails before any cropping
@@ -500,6 +500,9 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
 
     mcfg = ModelConfig.from_dict(cfg["model"])
     model = build_model(mcfg).to(device)
+    # which initial weights: a file name alone would not tell two copies apart
+    encoder_init = ({"file": str(mcfg.encoder_weights), "sha256": file_sha256(mcfg.encoder_weights)}
+                    if mcfg.encoder_weights else None)
     opt = torch.optim.AdamW(model.parameters(), lr=float(tc["lr"]), weight_decay=float(tc["weight_decay"]))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: lr_lambda(s, int(tc["warmup_steps"]), total_steps, float(tc["min_lr_ratio"])))
@@ -606,7 +609,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
             score = m.get(tc["monitor"], float("nan"))
             improved = not math.isnan(score) and score > best_score
             meta = dict(model_id=model_id, config=cfg, data_manifest_hash=mhash, data=summary, metrics=m,
-                        calibration=cal, epoch=epoch + 1, step=step,
+                        calibration=cal, epoch=epoch + 1, step=step, encoder_init=encoder_init,
                         training_seconds=prior_seconds + time.time() - t_start,
                         baseline_mask_area=float((baseline >= 0.5).mean()),
                         baseline_mask=(baseline >= 0.5).astype(np.uint8))
@@ -880,8 +883,8 @@ def _package_ensemble(srcs: list, loaded: list[tuple], dst: str | Path, *, half:
     baseline = None if base is None else np.asarray(base, np.float32)
     metrics, cal = validate(model, _val_dataset(val_sets, tcfg), baseline, torch.device("cpu"), tcfg)
     members = [{"checkpoint": str(p), "sha256": file_sha256(p), "model_id": meta.get("model_id"),
-                "seed": meta.get("config", {}).get("seed"), "epoch": meta.get("epoch"), "metrics": meta.get("metrics")}
-               for p, (_, _, meta) in zip(srcs, loaded)]
+                "seed": meta.get("config", {}).get("seed"), "epoch": meta.get("epoch"), "metrics": meta.get("metrics"),
+                "encoder_init": meta.get("encoder_init")} for p, (_, _, meta) in zip(srcs, loaded)]
     seeds = "".join(f"s{m['seed']}" for m in members)
     fold = _fold(tcfg)
     seeds += "-f{}of{}".format(*fold) if fold else ""  # the runs of one cross-fitting fold
@@ -977,7 +980,8 @@ def _package_cross_fit(srcs: list, loaded: list[tuple], dst: str | Path, *, half
     mcfg = dataclasses.replace(one, members=len(loaded))
     members = [{"checkpoint": str(p), "sha256": file_sha256(p), "model_id": meta.get("model_id"),
                 "seed": meta.get("config", {}).get("seed"), "fold": _fold(cfg)[0], "epoch": meta.get("epoch"),
-                "metrics": meta.get("metrics")} for p, (_, _, meta), cfg in zip(srcs, loaded, cfgs)]
+                "metrics": meta.get("metrics"), "encoder_init": meta.get("encoder_init")}
+               for p, (_, _, meta), cfg in zip(srcs, loaded, cfgs)]
     mhash = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
     tcfg = copy.deepcopy(cfgs[0])
     tcfg["data"]["fold"] = None  # the ensemble has no validating fold: every fold validated out of fold
