@@ -2,6 +2,8 @@
 it uses, trains every parameter, round-trips through a checkpoint and exports to ONNX."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -88,3 +90,52 @@ def test_member_subset_is_the_ensemble_of_those_members(tmp_path):
             torch.testing.assert_close(sub(x)[0], want)
     with pytest.raises(ValueError, match="distinct indices"):
         member_subset(payload, [3])
+
+
+def _full_encoder_state(encoder: str) -> dict:
+    """A state dict shaped like a published ImageNet file: every stage, plus a classifier."""
+    import torch
+
+    full = build_model(ModelConfig(encoder=encoder, input_size=64, aux_head=False, decoder_channels=(32, 16, 16, 8, 8)))
+    state = {k: torch.randn_like(v) if v.is_floating_point() else v for k, v in full.encoder.state_dict().items()}
+    state["classifier.1.weight"] = torch.randn(10, 8)  # a head the encoder does not have
+    return state
+
+
+def test_encoder_weights_load_into_a_shallow_encoder(tmp_path):
+    import torch
+
+    state = _full_encoder_state("mobilenet_v2")
+    torch.save(state, tmp_path / "imagenet.pth")
+    cfg = ModelConfig(encoder="mobilenet_v2", input_size=64, encoder_depth=3, decoder_channels=(32, 16, 8),
+                      encoder_weights=str(tmp_path / "imagenet.pth"))
+    model = build_model(cfg)
+    own = model.encoder.state_dict()
+    assert own and all(torch.equal(v, state[k]) for k, v in own.items())
+    # every weight is in the checkpoint: the model loads where the initial file is gone
+    save_checkpoint(tmp_path / "m.pt", model, cfg, model_id="pretrained")
+    (tmp_path / "imagenet.pth").unlink()
+    loaded, cfg2, _ = load_checkpoint(tmp_path / "m.pt")
+    assert cfg2.encoder_weights == cfg.encoder_weights  # recorded, not needed
+    assert torch.equal(loaded.encoder.features[0][0].weight, state["features.0.0.weight"])
+
+
+def test_encoder_weights_that_do_not_fit_are_refused(tmp_path):
+    import torch
+
+    from localize.errors import InputError
+
+    cfg = ModelConfig(encoder="mobilenet_v2", input_size=64, encoder_depth=3, decoder_channels=(32, 16, 8))
+    torch.save(_full_encoder_state("resnet18"), tmp_path / "other.pth")  # another encoder's file
+    with pytest.raises(InputError, match=r"other\.pth.*does not fit the encoder: \d+ of \d+ tensors missing"):
+        build_model(dataclasses.replace(cfg, encoder_weights=str(tmp_path / "other.pth")))
+    state = _full_encoder_state("mobilenet_v2")
+    state["features.0.0.weight"] = torch.randn(8, 3, 3, 3)  # right name, wrong shape
+    torch.save(state, tmp_path / "shape.pth")
+    with pytest.raises(InputError, match="1 of another shape"):
+        build_model(dataclasses.replace(cfg, encoder_weights=str(tmp_path / "shape.pth")))
+    (tmp_path / "junk.pth").write_bytes(b"not a state dict")
+    with pytest.raises(InputError, match="not a PyTorch state dict"):
+        build_model(dataclasses.replace(cfg, encoder_weights=str(tmp_path / "junk.pth")))
+    with pytest.raises(InputError, match="not found"):
+        build_model(dataclasses.replace(cfg, encoder_weights=str(tmp_path / "missing.pth")))
