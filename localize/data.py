@@ -123,9 +123,11 @@ def sources_from_pairs(root: str | Path, *, derived: str | Path | None = None, n
     persons = forge_persons(root) if identity == "person" else {}
     out: list[VideoSource] = []
     seen_orig: set[str] = set()
-    for p in find_pairs(root, derived=derived):
-        if compressions and p.compression not in compressions:
-            continue
+    pairs = [p for p in find_pairs(root, derived=derived) if not compressions or p.compression in compressions]
+    # one original per compression (an FF++ tree's c23 and c40 copies of 000.mp4): their keys
+    # name the compression when more than one is used (single-compression keys as before)
+    several = len({p.compression for p in pairs}) > 1
+    for p in pairs:
         if not p.ok:
             log.warning("%s: skipped (%s)", p.manipulated, p.problem)
             continue
@@ -141,7 +143,9 @@ def sources_from_pairs(root: str | Path, *, derived: str | Path | None = None, n
                                    method=str(p.method or "fake"), dataset=name, face_identity=face))
         if str(p.original) not in seen_orig:
             seen_orig.add(str(p.original))
-            out.append(VideoSource(key=f"{name}/original/{Path(p.original).stem}", video=Path(p.original), label=0,
+            okey = f"{name}/original/{p.compression}/{Path(p.original).stem}" if several else \
+                f"{name}/original/{Path(p.original).stem}"
+            out.append(VideoSource(key=okey, video=Path(p.original), label=0,
                                    identity=ident, split=p.split, dataset=name))
     return out
 
@@ -158,6 +162,7 @@ def sources_from_manifest(path: str | Path, *, name: str | None = None) -> list[
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(path, f"cannot read manifest ({e})") from None
+    rows = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -169,11 +174,14 @@ def sources_from_manifest(path: str | Path, *, name: str | None = None) -> list[
             continue
         if not row.get("mask") or not row.get("manipulated") or not row.get("original"):
             continue
+        rows.append(row)
+    several = len({row.get("compression") for row in rows}) > 1  # as in sources_from_pairs
 
-        def res(p: str) -> Path:
-            q = Path(p)
-            return q if q.is_absolute() else base / q
+    def res(p: str) -> Path:
+        q = Path(p)
+        return q if q.is_absolute() else base / q
 
+    for row in rows:
         orig, man, mask = res(row["original"]), res(row["manipulated"]), res(row["mask"])
         ident = str(row.get("target") or orig.stem)
         key = str(row.get("key") or man.stem)
@@ -181,7 +189,8 @@ def sources_from_manifest(path: str | Path, *, name: str | None = None) -> list[
                                mask=mask, track_video=orig, method=str(row.get("method") or "fake"), dataset=name))
         if str(orig) not in seen_orig:
             seen_orig.add(str(orig))
-            out.append(VideoSource(key=f"{name}/original/{orig.stem}", video=orig, label=0, identity=ident,
+            okey = f"{name}/original/{row.get('compression')}/{orig.stem}" if several else f"{name}/original/{orig.stem}"
+            out.append(VideoSource(key=okey, video=orig, label=0, identity=ident,
                                    split=row.get("split"), dataset=name))
     return out
 

@@ -326,3 +326,28 @@ def test_each_augmentation_changes_pixels(carphone, face_analyzer):
     flipped = [full(image=img, mask=m) for _ in range(8)]
     assert any(not np.array_equal(r["mask"], m) for r in flipped)
     assert all(r["mask"].shape == m.shape and r["image"].shape == img.shape for r in flipped)
+
+
+def test_two_compressions_of_one_tree_keep_their_originals_apart(tiny_ffpp, tmp_path):
+    """An FF++ copy with c23 and c40 holds two originals named 000.mp4: both are real sources
+    (the c40 one is the hard negative), each with its own key; one compression keys as before."""
+    import shutil
+
+    tree = tmp_path / "ff"
+    shutil.copytree(tiny_ffpp, tree)
+    for sub in ("original_sequences/youtube", "manipulated_sequences/Synth"):
+        shutil.copytree(tree / sub / "c23", tree / sub / "c40")
+    one = D.collect_sources([{"path": str(tree), "kind": "pairs", "compressions": ["c23"], "name": "ff"}])
+    assert {s.key for s in one if not s.label} == {f"ff/original/{i:03d}" for i in range(4)}
+    both = D.collect_sources([{"path": str(tree), "kind": "pairs", "compressions": ["c23", "c40"], "name": "ff"}])
+    originals = {s.key: s for s in both if not s.label}
+    assert len(both) == 2 * len(one) and len({s.key for s in both}) == len(both)
+    assert originals["ff/original/c40/000"].video == tree / "original_sequences/youtube/c40/videos/000.mp4"
+    assert originals["ff/original/c40/000"].identity == originals["ff/original/c23/000"].identity
+    # a masks/ manifest with both compressions alike (rows keyed as masks/ writes them)
+    rows = [{"key": s.key.split("/", 1)[1], "original": str(s.track_video), "manipulated": str(s.video), "mask": str(s.mask),
+             "compression": s.video.parts[-3], "target": s.identity} for s in both if s.label]
+    (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    srcs = D.collect_sources([{"path": str(tmp_path / "m.jsonl"), "name": "m"}])
+    assert len({s.key for s in srcs}) == len(srcs) == len(both)
+    assert "m/original/c40/000" in {s.key for s in srcs}
