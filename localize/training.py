@@ -383,6 +383,39 @@ def _fold(cfg: dict) -> tuple[int, int] | None:
     return (int(cfg["data"].get("fold") or 0), k) if k else None
 
 
+# settings that change how a run is carried out (where, how fast, how it reports), not the model
+_NOT_RECIPE = {"data": {"sources", "exclude", "bundle", "cache_dir", "num_workers", "fold"},
+               "train": {"out", "time_limit_min", "stop_at_epoch_end", "threads", "progress", "val_batch_size",
+                         "amp", "init_from"}}
+
+
+def recipe_hash(cfg: dict, encoder_init: dict | None = None) -> str:
+    """Six hex digits naming everything beside the data (manifest hash), the seed and the fold
+    that makes two runs different models: model, loss, optimisation and sampling settings, the
+    initial weights by content. Without it, two recipes trained on one corpus (a random and an
+    ImageNet start) got the same model id."""
+    rec = {"model": {k: v for k, v in cfg["model"].items() if k != "encoder_weights"},
+           "encoder_init": (encoder_init or {}).get("tensors_sha256"), "loss": cfg["loss"],
+           "init_from": file_sha256_or_none(cfg["train"].get("init_from"))}
+    for part in ("data", "train"):
+        rec[part] = {k: v for k, v in cfg[part].items() if k not in _NOT_RECIPE[part]}
+    return hashlib.sha256(json.dumps(rec, sort_keys=True, default=str).encode()).hexdigest()[:6]
+
+
+def _tensors_sha256(module) -> str:
+    h = hashlib.sha256()
+    for k, v in sorted(module.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def file_sha256_or_none(path: str | None) -> str | None:
+    from .model import file_sha256
+
+    return file_sha256(path) if path and Path(path).is_file() else None
+
+
 def _crop_params(cfg: dict):
     from . import data as D
 
@@ -500,9 +533,10 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
 
     mcfg = ModelConfig.from_dict(cfg["model"])
     model = build_model(mcfg).to(device)
-    # which initial weights: a file name alone would not tell two copies apart
-    encoder_init = ({"file": str(mcfg.encoder_weights), "sha256": file_sha256(mcfg.encoder_weights)}
-                    if mcfg.encoder_weights else None)
+    # which initial weights: the file, and the values it gave the encoder (the same for a copy
+    # cut to the stages used, as carried to a GPU box)
+    encoder_init = ({"file": str(mcfg.encoder_weights), "sha256": file_sha256(mcfg.encoder_weights),
+                     "tensors_sha256": _tensors_sha256(model.encoder)} if mcfg.encoder_weights else None)
     opt = torch.optim.AdamW(model.parameters(), lr=float(tc["lr"]), weight_decay=float(tc["weight_decay"]))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: lr_lambda(s, int(tc["warmup_steps"]), total_steps, float(tc["min_lr_ratio"])))
@@ -551,7 +585,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
         write_json(out / "data.json", summary)
         log.info("train %s | val %s | %d steps/epoch x %d epochs", _brief(summary["train"]), _brief(summary["val"]),
                  steps_per_epoch, epochs)
-    model_id = f"unet-{mcfg.encoder}-{mcfg.input_size}-{mhash[:8]}-s{seed}"
+    model_id = f"unet-{mcfg.encoder}-{mcfg.input_size}-{mhash[:8]}-{recipe_hash(cfg, encoder_init)}-s{seed}"
     if _fold(cfg):
         model_id += "-f{}of{}".format(*_fold(cfg))
     t_start = time.time()
@@ -888,7 +922,8 @@ def _package_ensemble(srcs: list, loaded: list[tuple], dst: str | Path, *, half:
     seeds = "".join(f"s{m['seed']}" for m in members)
     fold = _fold(tcfg)
     seeds += "-f{}of{}".format(*fold) if fold else ""  # the runs of one cross-fitting fold
-    meta = dict(model_id=f"unet-{one.encoder}-{one.input_size}-{mhash[:8]}-ens{len(members)}-{seeds}",
+    recipe = recipe_hash(tcfg, first.get("encoder_init"))
+    meta = dict(model_id=f"unet-{one.encoder}-{one.input_size}-{mhash[:8]}-{recipe}-ens{len(members)}-{seeds}",
                 config=tcfg, data_manifest_hash=mhash, data=summary, metrics=metrics, calibration=cal,
                 ensemble_of=members, training_seconds=sum(float(m.get("training_seconds", 0)) for _, _, m in loaded),
                 trained_with_versions=first.get("versions", {}))
@@ -985,7 +1020,8 @@ def _package_cross_fit(srcs: list, loaded: list[tuple], dst: str | Path, *, half
     mhash = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
     tcfg = copy.deepcopy(cfgs[0])
     tcfg["data"]["fold"] = None  # the ensemble has no validating fold: every fold validated out of fold
-    meta = dict(model_id=f"unet-{one.encoder}-{one.input_size}-{mhash[:8]}-cf{k}x{len(members)}",
+    recipe = recipe_hash(tcfg, first.get("encoder_init"))
+    meta = dict(model_id=f"unet-{one.encoder}-{one.input_size}-{mhash[:8]}-{recipe}-cf{k}x{len(members)}",
                 config=tcfg, data_manifest_hash=mhash, data={"cross_fit": summaries}, metrics=m, calibration=cal,
                 cross_fit={"folds": k, "runs_per_fold": {f"fold{j}": len(v) for j, v in sorted(by_fold.items())},
                            "validation": "out of fold, pooled"},

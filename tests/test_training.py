@@ -561,3 +561,27 @@ def test_shipping_rule_counts_distinct_real_footage(forge_corpus):
                       {"video": "/elsewhere/fake.mp4", "label": 1, "score": 0.9}]}
     assert rule.real_validation_footage(cfg, cross_fit=False, calibration=cal) == sorted(
         rule.real_validation_footage(cfg, cross_fit=False) + ["/elsewhere/new.mp4"])
+
+
+def test_recipe_hash_names_the_model_not_the_machine():
+    from localize.training import load_config, recipe_hash
+
+    cfg = load_config(None)
+    base = recipe_hash(cfg)
+    # where and how a run is carried out leaves the id alone (a run resumed or trained elsewhere)
+    for key, value in (("train.out", "elsewhere"), ("train.threads", 1), ("data.num_workers", 7),
+                       ("data.bundle", "/root/bundle"), ("data.fold", 3), ("train.time_limit_min", 9)):
+        part, k = key.split(".")
+        other = load_config(None)
+        other[part][k] = value
+        assert recipe_hash(other) == base, key
+    other = load_config(None)
+    other["model"]["encoder_weights"] = "/some/path.pth"  # the path alone: the values decide
+    assert recipe_hash(other) == base
+    # what changes the model changes the id: the initial weights, the learning rate, the target
+    assert recipe_hash(cfg, {"tensors_sha256": "ab" * 32}) != base
+    for key, value in (("train.lr", 0.123), ("data.target", "xray"), ("model.encoder_depth", 3)):
+        part, k = key.split(".")
+        other = load_config(None)
+        other[part][k] = value
+        assert recipe_hash(other) != base, key
