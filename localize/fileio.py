@@ -90,6 +90,35 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file as data, with one clear error for invalid YAML and for a key given twice in
+    one mapping (PyYAML keeps the last silently: a config with two ``name:`` or ``model:``
+    entries would train with whichever came last)."""
+    import yaml
+
+    from .errors import InputError
+
+    class _Unique(yaml.SafeLoader):
+        pass
+
+    def mapping(loader, node, deep=False):
+        seen: dict = {}
+        for k, _ in node.value:
+            key = loader.construct_object(k, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})", k.start_mark)
+            seen[key] = k.start_mark.line
+        return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+    _Unique.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    p = Path(path)
+    try:
+        return yaml.load(p.read_text(), Loader=_Unique)
+    except yaml.YAMLError as e:
+        raise InputError(p, f"not valid YAML ({' '.join(str(e).split())})") from None
+
+
 def sha256_file(path: str | Path, limit: int | None = None) -> str:
     """Hex sha256 of a file (of its first ``limit`` bytes when given)."""
     h = hashlib.sha256()

@@ -139,18 +139,14 @@ def _coerce(v: Any) -> Any:
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> dict:
     """Defaults <- YAML file <- ``--set`` overrides; unknown keys are errors."""
-    import yaml
+    from .fileio import read_yaml
 
     cfg = copy.deepcopy(DEFAULTS)
     if path:
         p = Path(path)
         if not p.is_file():
             raise InputError(p, "config file not found")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise InputError(p, f"not valid YAML ({e})") from None
-        cfg = _merge(cfg, _coerce(data))
+        cfg = _merge(cfg, _coerce(read_yaml(p) or {}))
     for o in overrides:
         set_key(cfg, o)
     return cfg

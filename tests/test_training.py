@@ -585,3 +585,22 @@ def test_recipe_hash_names_the_model_not_the_machine():
         other = load_config(None)
         other[part][k] = value
         assert recipe_hash(other) != base, key
+
+
+def test_a_key_given_twice_in_a_config_is_refused(tmp_path):
+    """PyYAML keeps the last of two equal keys silently; six cross-fit configs once carried a
+    stray second `name:` and `seed:` that way."""
+    from localize.errors import InputError
+    from localize.fileio import read_yaml
+    from localize.training import load_config
+
+    p = tmp_path / "c.yaml"
+    p.write_text("name: a\nseed: 0\nmodel:\n  encoder: resnet18\nname: b\n")
+    with pytest.raises(InputError, match=r"c\.yaml: not valid YAML \(duplicate key 'name' \(first on line 1\)"):
+        load_config(p)
+    p.write_text("model:\n  encoder: resnet18\n  encoder: mobilenet_v2\n")
+    with pytest.raises(InputError, match="duplicate key 'encoder'"):
+        load_config(p)
+    # every shipped config passes
+    for c in sorted((Path(__file__).resolve().parents[1] / "localize" / "configs").glob("*.yaml")):
+        assert isinstance(read_yaml(c), dict), c

@@ -56,15 +56,12 @@ def load_config(config: str | Path | dict) -> dict:
         return dict(config)
     if str(config) == "builtin":
         config = BUILTIN_CONFIG
-    import yaml
+    from ..fileio import read_yaml
 
     p = Path(config)
     if not p.exists():
         raise InputError(p, "no such evaluation config")
-    try:
-        cfg = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise InputError(p, f"not valid YAML ({e})") from None
+    cfg = read_yaml(p) or {}
     if not isinstance(cfg, dict):
         raise InputError(p, "an evaluation config is a mapping (protocols:, detectors:, degradations:)")
     cfg.setdefault("name", p.stem)
