@@ -392,7 +392,7 @@ def recipe_hash(cfg: dict, encoder_init: dict | None = None) -> str:
     ImageNet start) got the same model id."""
     rec = {"model": {k: v for k, v in cfg["model"].items() if k != "encoder_weights"},
            "encoder_init": (encoder_init or {}).get("tensors_sha256"), "loss": cfg["loss"],
-           "init_from": file_sha256_or_none(cfg["train"].get("init_from"))}
+           "init_from": _file_sha256_or_none(cfg["train"].get("init_from"))}
     for part in ("data", "train"):
         rec[part] = {k: v for k, v in cfg[part].items() if k not in _NOT_RECIPE[part]}
     return hashlib.sha256(json.dumps(rec, sort_keys=True, default=str).encode()).hexdigest()[:6]
@@ -406,7 +406,7 @@ def _tensors_sha256(module) -> str:
     return h.hexdigest()
 
 
-def file_sha256_or_none(path: str | None) -> str | None:
+def _file_sha256_or_none(path: str | None) -> str | None:
     from .model import file_sha256
 
     return file_sha256(path) if path and Path(path).is_file() else None
