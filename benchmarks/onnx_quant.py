@@ -71,7 +71,8 @@ def main() -> int:
     from localize.export import export_onnx, face_crops, quantize_int8
     from localize.faces import FaceAnalyzer
     from localize.fileio import versions, write_json
-    from localize.model import DEFAULT_MODEL, file_sha256, load_localizer
+    from localize.fileio import sha256_file
+    from localize.model import DEFAULT_MODEL, load_localizer
 
     pt = Path(args.model) if args.model else DEFAULT_MODEL
     fa = FaceAnalyzer()
@@ -113,7 +114,7 @@ def main() -> int:
         speedup = float(np.median(tf) / np.median(tq))
         drop_points = 100 * (iou_f - iou_q)
         ship = drop_points < 1.0 and speedup > 1.0
-        res = {"model": {"path": str(pt), "sha256": file_sha256(pt), "id": lf.model_id, "input_size": size},
+        res = {"model": {"path": str(pt), "sha256": sha256_file(pt), "id": lf.model_id, "input_size": size},
                "calibration_crops": len(calib), "calibration_sources": [str(p) for p in calib_src],
                "heldout": {"fake_crops": n_fake, "real_crops": len(reals), "sources": srcs},
                "iou_fp32": round(iou_f, 4), "iou_int8": round(iou_q, 4), "iou_drop_points": round(drop_points, 2),

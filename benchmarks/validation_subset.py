@@ -27,7 +27,8 @@ def main() -> int:
     import torch
 
     from localize import training as T
-    from localize.model import file_sha256, load_checkpoint
+    from localize.fileio import sha256_file
+    from localize.model import load_checkpoint
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", action="append", required=True, help="checkpoint (repeatable)")
@@ -54,7 +55,7 @@ def main() -> int:
         kept = [s for s in val_sets if s.source.identity not in set(args.drop)]
         base = meta.get("baseline_mask")
         baseline = None if base is None else np.asarray(base, np.float32)
-        out = {"sha256": file_sha256(path), "model_id": meta.get("model_id")}
+        out = {"sha256": sha256_file(path), "model_id": meta.get("model_id")}
         for name, sets in (("all", val_sets), ("without_dropped", kept)):
             m, cal = T.validate(model, T._val_dataset(sets, cfg), baseline, torch.device("cpu"), cfg)
             out[name] = {"videos": len(sets), "identities": sorted({s.source.identity for s in sets}),

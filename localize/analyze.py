@@ -725,7 +725,8 @@ def open_localizer(model: str | Path | None = None, backend: str = "auto", threa
     that; ``auto`` does the same (onnxruntime is 1.5-4x faster than eager torch on
     2 cores) and falls back to torch, with a warning, if the export fails; ``torch``
     runs the checkpoint eagerly. The report names the checkpoint and its hash."""
-    from .model import DEFAULT_MODEL, file_sha256, load_localizer
+    from .fileio import sha256_file
+    from .model import DEFAULT_MODEL, load_localizer
 
     path = Path(model) if model is not None else DEFAULT_MODEL
     if backend not in ("auto", "torch", "onnx"):
@@ -738,7 +739,7 @@ def open_localizer(model: str | Path | None = None, backend: str = "auto", threa
         return load_localizer(path, backend="torch", threads=threads)
     from .export import METADATA_FORMAT, export_onnx
 
-    sha = file_sha256(path)
+    sha = sha256_file(path)
     cached = cache_dir() / "onnx" / f"{sha[:32]}-m{METADATA_FORMAT}.onnx"
     try:
         if not cached.exists():

@@ -101,7 +101,8 @@ def export_onnx(checkpoint: str | Path | None, out: str | Path, *, opset: int = 
     import onnx
     import torch
 
-    from .model import DEFAULT_MODEL, file_sha256, load_checkpoint
+    from .fileio import sha256_file
+    from .model import DEFAULT_MODEL, load_checkpoint
 
     if opset < 17:
         raise InputError(None, f"opset {opset} is too old: the exporter needs >= 17")
@@ -125,7 +126,7 @@ def export_onnx(checkpoint: str | Path | None, out: str | Path, *, opset: int = 
             torch.onnx.export(wrapped, (dummy,), str(tmp), opset_version=opset, input_names=[INPUT],
                               output_names=outputs, dynamic_axes=dyn, do_constant_folding=True, dynamo=False)
         proto = onnx.load(str(tmp))
-        for k, v in export_metadata(cfg, meta, ckpt, file_sha256(ckpt)).items():
+        for k, v in export_metadata(cfg, meta, ckpt, sha256_file(ckpt)).items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = k, v
         proto.producer_name = "localize"
@@ -224,11 +225,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from .model import file_sha256, load_localizer
+    from .fileio import sha256_file
+    from .model import load_localizer
 
     out = export_onnx(args.checkpoint, args.out, opset=args.opset)
     loc = load_localizer(out)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, sha256 {file_sha256(out)[:12]}, model {loc.model_id}, "
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, sha256 {sha256_file(out)[:12]}, model {loc.model_id}, "
           f"input {loc.input_size}, calibrated: {'yes' if loc.calibration else 'no'})")
     if args.int8:
         from .media import carphone_path

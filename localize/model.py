@@ -7,7 +7,6 @@ and, when the model has a classification head, a frame-level fake probability (N
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .fileio import atomic_path
+from .fileio import atomic_path, sha256_file
 from .targets import target_of_model
 
 MEAN = (0.485, 0.456, 0.406)
@@ -171,14 +170,6 @@ def load_checkpoint(path: str | Path):
     return model, cfg, meta
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def normalize(crops: np.ndarray) -> np.ndarray:
     """uint8 NHWC RGB -> float32 NCHW, ImageNet-normalized."""
     x = crops.astype(np.float32) / 255.0
@@ -241,7 +232,7 @@ def load_localizer(path: str | Path | None = None, backend: str = "auto", thread
     if not path.exists():
         hint = " (the shipped default model is missing from this install)" if path == DEFAULT_MODEL else ""
         raise InputError(path, "model file not found" + hint)
-    sha = file_sha256(path)
+    sha = sha256_file(path)
     if path.suffix == ".onnx" or backend == "onnx" and path.suffix == ".onnx":
         import json
 

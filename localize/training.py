@@ -29,6 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import InputError
+from .fileio import sha256_file
 from .model import ModelConfig
 
 log = logging.getLogger("localize.training")
@@ -407,9 +408,7 @@ def _tensors_sha256(module) -> str:
 
 
 def _file_sha256_or_none(path: str | None) -> str | None:
-    from .model import file_sha256
-
-    return file_sha256(path) if path and Path(path).is_file() else None
+    return sha256_file(path) if path and Path(path).is_file() else None
 
 
 def _crop_params(cfg: dict):
@@ -489,7 +488,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     from . import data as D
     from .decision import fit_calibration
     from .fileio import write_json, write_text
-    from .model import ModelConfig, build_model, file_sha256, save_checkpoint
+    from .model import ModelConfig, build_model, save_checkpoint
 
     tc, dc, lc = cfg["train"], cfg["data"], cfg["loss"]
     _target(dc)  # a bad value fails before any cropping
@@ -531,7 +530,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     model = build_model(mcfg).to(device)
     # which initial weights: the file, and the values it gave the encoder (the same for a copy
     # cut to the stages used, as carried to a GPU box)
-    encoder_init = ({"file": str(mcfg.encoder_weights), "sha256": file_sha256(mcfg.encoder_weights),
+    encoder_init = ({"file": str(mcfg.encoder_weights), "sha256": sha256_file(mcfg.encoder_weights),
                      "tensors_sha256": _tensors_sha256(model.encoder)} if mcfg.encoder_weights else None)
     opt = torch.optim.AdamW(model.parameters(), lr=float(tc["lr"]), weight_decay=float(tc["weight_decay"]))
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -885,7 +884,7 @@ def _package_ensemble(srcs: list, loaded: list[tuple], dst: str | Path, *, half:
     import torch
 
     from .ensemble import LogitMean
-    from .model import file_sha256, save_checkpoint
+    from .model import save_checkpoint
 
     _, one, first = loaded[0]
     folds = {_fold(meta.get("config") or {"data": {}}) for _, _, meta in loaded}
@@ -912,7 +911,7 @@ def _package_ensemble(srcs: list, loaded: list[tuple], dst: str | Path, *, half:
     base = first.get("baseline_mask")
     baseline = None if base is None else np.asarray(base, np.float32)
     metrics, cal = validate(model, _val_dataset(val_sets, tcfg), baseline, torch.device("cpu"), tcfg)
-    members = [{"checkpoint": str(p), "sha256": file_sha256(p), "model_id": meta.get("model_id"),
+    members = [{"checkpoint": str(p), "sha256": sha256_file(p), "model_id": meta.get("model_id"),
                 "seed": meta.get("config", {}).get("seed"), "epoch": meta.get("epoch"), "metrics": meta.get("metrics"),
                 "encoder_init": meta.get("encoder_init")} for p, (_, _, meta) in zip(srcs, loaded)]
     seeds = "".join(f"s{m['seed']}" for m in members)
@@ -960,7 +959,7 @@ def _package_cross_fit(srcs: list, loaded: list[tuple], dst: str | Path, *, half
     import torch
 
     from .ensemble import LogitMean
-    from .model import file_sha256, save_checkpoint
+    from .model import save_checkpoint
 
     _, one, first = loaded[0]
     cfgs = []
@@ -1009,7 +1008,7 @@ def _package_cross_fit(srcs: list, loaded: list[tuple], dst: str | Path, *, half
                             + f" of {k} folds, each scored by the runs that never saw it")
     model = LogitMean([mm for mm, _, _ in loaded])
     mcfg = dataclasses.replace(one, members=len(loaded))
-    members = [{"checkpoint": str(p), "sha256": file_sha256(p), "model_id": meta.get("model_id"),
+    members = [{"checkpoint": str(p), "sha256": sha256_file(p), "model_id": meta.get("model_id"),
                 "seed": meta.get("config", {}).get("seed"), "fold": _fold(cfg)[0], "epoch": meta.get("epoch"),
                 "metrics": meta.get("metrics"), "encoder_init": meta.get("encoder_init")}
                for p, (_, _, meta), cfg in zip(srcs, loaded, cfgs)]
