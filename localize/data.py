@@ -103,6 +103,13 @@ def forge_folds(root: str | Path) -> dict[str, int]:
     return out
 
 
+def _original_key(name: str, original: Path, compression: str | None, several: bool) -> str:
+    """An original's source key. A dataset used at several compressions holds one original per
+    compression (an FF++ tree's c23 and c40 copies of 000.mp4), so then the key names it; with
+    one compression the key is as it always was (caches and manifest hashes keep)."""
+    return f"{name}/original/{compression}/{original.stem}" if several else f"{name}/original/{original.stem}"
+
+
 def sources_from_pairs(root: str | Path, *, derived: str | Path | None = None, name: str | None = None,
                        compressions: Sequence[str] | None = None, identity: str = "person") -> list[VideoSource]:
     """Sources of a pair dataset (FF++ tree, DFDC folder, CSV pair list) via ``masks.pairs``.
@@ -124,8 +131,6 @@ def sources_from_pairs(root: str | Path, *, derived: str | Path | None = None, n
     out: list[VideoSource] = []
     seen_orig: set[str] = set()
     pairs = [p for p in find_pairs(root, derived=derived) if not compressions or p.compression in compressions]
-    # one original per compression (an FF++ tree's c23 and c40 copies of 000.mp4): their keys
-    # name the compression when more than one is used (single-compression keys as before)
     several = len({p.compression for p in pairs}) > 1
     for p in pairs:
         if not p.ok:
@@ -143,9 +148,8 @@ def sources_from_pairs(root: str | Path, *, derived: str | Path | None = None, n
                                    method=str(p.method or "fake"), dataset=name, face_identity=face))
         if str(p.original) not in seen_orig:
             seen_orig.add(str(p.original))
-            okey = f"{name}/original/{p.compression}/{Path(p.original).stem}" if several else \
-                f"{name}/original/{Path(p.original).stem}"
-            out.append(VideoSource(key=okey, video=Path(p.original), label=0,
+            out.append(VideoSource(key=_original_key(name, Path(p.original), p.compression, several),
+                                   video=Path(p.original), label=0,
                                    identity=ident, split=p.split, dataset=name))
     return out
 
@@ -175,7 +179,7 @@ def sources_from_manifest(path: str | Path, *, name: str | None = None) -> list[
         if not row.get("mask") or not row.get("manipulated") or not row.get("original"):
             continue
         rows.append(row)
-    several = len({row.get("compression") for row in rows}) > 1  # as in sources_from_pairs
+    several = len({row.get("compression") for row in rows}) > 1
 
     def res(p: str) -> Path:
         q = Path(p)
@@ -189,9 +193,8 @@ def sources_from_manifest(path: str | Path, *, name: str | None = None) -> list[
                                mask=mask, track_video=orig, method=str(row.get("method") or "fake"), dataset=name))
         if str(orig) not in seen_orig:
             seen_orig.add(str(orig))
-            okey = f"{name}/original/{row.get('compression')}/{orig.stem}" if several else f"{name}/original/{orig.stem}"
-            out.append(VideoSource(key=okey, video=orig, label=0, identity=ident,
-                                   split=row.get("split"), dataset=name))
+            out.append(VideoSource(key=_original_key(name, orig, row.get("compression"), several), video=orig,
+                                   label=0, identity=ident, split=row.get("split"), dataset=name))
     return out
 
 

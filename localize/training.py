@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import InputError
-from .fileio import sha256_file
+from .fileio import read_yaml, sha256_file
 from .model import ModelConfig
 
 log = logging.getLogger("localize.training")
@@ -140,8 +140,6 @@ def _coerce(v: Any) -> Any:
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> dict:
     """Defaults <- YAML file <- ``--set`` overrides; unknown keys are errors."""
-    from .fileio import read_yaml
-
     cfg = copy.deepcopy(DEFAULTS)
     if path:
         p = Path(path)
