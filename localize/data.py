@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -35,6 +35,7 @@ CACHE_VERSION = 2  # bump when the cached arrays change meaning
 SMOOTH_WINDOW = 5  # frames; the analysis smoothing window (faces.smooth_landmarks default)
 REAL, FAKE, BLEND = 0, 1, 2  # sample kinds: real crop, manipulated crop, self-blended real crop
 BLEND_KEY_SUFFIX = "#blend"  # validation video key of a real source's self-blends
+OTHERS_KEY_SUFFIX = "#others"  # key of a real source's other faces (with_other_faces)
 
 
 # ---------------------------------------------------------------- sources
@@ -52,6 +53,10 @@ class VideoSource:
     method: str = "real"
     dataset: str = ""
     face_identity: str | None = None  # a fake's other person (face or driver source) when the dataset says
+    # Which faces become crops: "main" (the longest track, the person the video is about) or
+    # "others" (every other face in a real video: bystanders, an audience, an interviewer),
+    # which analysis judges as well, so training must see them as real faces (:func:`with_other_faces`).
+    face: str = "main"
 
     def describe(self) -> dict[str, Any]:
         """Identity of the source for cache keys and manifests (paths and content fingerprints:
@@ -59,6 +64,8 @@ class VideoSource:
         from .fileio import fingerprint
 
         d = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        if d["face"] == "main":  # as before the field existed: existing caches and manifest hashes hold
+            del d["face"]
         for name in ("video", "mask", "track_video"):
             p = getattr(self, name)
             if p is not None and Path(p).is_file():
@@ -418,6 +425,13 @@ def _windows(n_frames: int, wanted: Sequence[int], window: int) -> dict[int, lis
 def face_landmarks(analyzer, video: Path, indices: Sequence[int], window: int = SMOOTH_WINDOW) -> dict[int, np.ndarray]:
     """Smoothed landmarks of the main face at each wanted frame, computed exactly as
     analysis does (tracking + ``smooth_landmarks``) on a short window around it."""
+    return {i: faces[0] for i, faces in all_face_landmarks(analyzer, video, indices, window).items()}
+
+
+def all_face_landmarks(analyzer, video: Path, indices: Sequence[int], window: int = SMOOTH_WINDOW
+                       ) -> dict[int, list[np.ndarray]]:
+    """Smoothed landmarks of every face at each wanted frame, the main face (the longest
+    track of the window, as :func:`face_landmarks`) first, then the others by track."""
     from .faces import largest_track, smooth_landmarks, track_faces
     from .video import iter_frames, probe
 
@@ -425,33 +439,65 @@ def face_landmarks(analyzer, video: Path, indices: Sequence[int], window: int = 
     wins = _windows(info.n_frames, indices, window)
     need = sorted({j for w in wins.values() for j in w})
     frames = dict(iter_frames(video, need))
-    out: dict[int, np.ndarray] = {}
+    out: dict[int, list[np.ndarray]] = {}
     for i, w in wins.items():
         seq = [(j, frames[j]) for j in w if j in frames]
         if not seq:
             continue
         tracks = [t for t in track_faces(analyzer, iter(seq), detect_every=len(seq)) if i in t.landmarks]
-        track = largest_track(tracks)
-        if track is None:
+        main = largest_track(tracks)
+        if main is None:
             continue
-        out[i] = smooth_landmarks(track, window)[i].astype(np.float32)
+        out[i] = [smooth_landmarks(t, window)[i].astype(np.float32) for t in [main] + [t for t in tracks
+                                                                                     if t is not main]]
     return out
 
 
-def _crop_frames(video: Path, boxes: dict[int, tuple], size: int, *, mask: bool = False) -> dict[int, np.ndarray]:
+def with_other_faces(sources: Sequence[VideoSource]) -> list[VideoSource]:
+    """``sources`` and, after each real one, a source for its other faces (``face="others"``,
+    key ``<key>#others``, same person and split). Analysis scores every face in a video and
+    calls it fake if any face is, so a bystander the model never saw as a real face is a
+    false positive waiting to happen (the highest-scoring real videos of three cross-fit
+    models were such bystanders). Fakes keep their main face only: in a manipulated video the
+    other faces are real too, but the frame's label is not theirs."""
+    out: list[VideoSource] = []
+    for s in sources:
+        out.append(s)
+        if s.label == 0 and s.face == "main":
+            out.append(replace(s, key=s.key + OTHERS_KEY_SUFFIX, face="others"))
+    return out
+
+
+def _crop_frames(video: Path, frames: Sequence[int], boxes: Sequence[tuple], size: int, *,
+                 mask: bool = False) -> dict[int, np.ndarray]:
+    """k -> the crop of ``boxes[k]`` from frame ``frames[k]`` (several boxes may share a frame),
+    for every frame that decodes."""
     from masks.maskio import iter_mask_video
 
     from .faces import crop, crop_mask
     from .video import iter_frames
 
+    at: dict[int, list[int]] = {}
+    for k, i in enumerate(frames):
+        at.setdefault(int(i), []).append(k)
     out = {}
     if mask:
-        for i, m in iter_mask_video(video, sorted(boxes)):
-            out[i] = crop_mask(m.astype(np.uint8) * 255, boxes[i], size)
+        for i, m in iter_mask_video(video, sorted(at)):
+            for k in at[i]:
+                out[k] = crop_mask(m.astype(np.uint8) * 255, boxes[k], size)
     else:
-        for i, f in iter_frames(video, sorted(boxes)):
-            out[i] = crop(f, boxes[i], size)
+        for i, f in iter_frames(video, sorted(at)):
+            for k in at[i]:
+                out[k] = crop(f, boxes[k], size)
     return out
+
+
+def _save_crops(path: Path, cs: CropSet) -> None:
+    from .fileio import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, images=cs.images, masks=cs.masks, landmarks=cs.landmarks, frames=cs.frames)
 
 
 def build_cache(sources: Sequence[VideoSource], crop: CropParams, cache_dir: str | Path | None = None, *,
@@ -461,11 +507,11 @@ def build_cache(sources: Sequence[VideoSource], crop: CropParams, cache_dir: str
 
     Faces are tracked once per tracked video, so an original and all its manipulated
     versions share boxes. A source where no face is found in any frame is skipped
-    with a warning (listed, never silent)."""
+    with a warning (listed, never silent). A source of a video's other faces
+    (:func:`with_other_faces`) that finds none is cached empty and left out."""
     from tqdm import tqdm
 
     from .faces import FaceAnalyzer, crop_box, landmark_box
-    from .fileio import atomic_path
     from .video import probe
 
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -480,7 +526,8 @@ def build_cache(sources: Sequence[VideoSource], crop: CropParams, cache_dir: str
         if path.exists():
             try:
                 with np.load(path) as z:
-                    out.append(CropSet(s, z["images"], z["masks"], z["landmarks"], z["frames"]))
+                    if len(z["frames"]):  # empty: a video's other faces where it shows one person
+                        out.append(CropSet(s, z["images"], z["masks"], z["landmarks"], z["frames"]))
                 continue
             except Exception:  # a damaged entry is rebuilt
                 log.warning("%s: damaged cache entry, rebuilding", path)
@@ -498,26 +545,32 @@ def build_cache(sources: Sequence[VideoSource], crop: CropParams, cache_dir: str
         tkey = f"{track_video}|{n}"
         if tkey not in lm_cache:
             analyzer = analyzer or FaceAnalyzer()
-            lm_cache[tkey] = face_landmarks(analyzer, track_video, idx, crop.smooth_window)
-        lms = lm_cache[tkey]
-        boxes = {i: crop_box(landmark_box(lms[i]), crop.scale) for i in idx if i in lms}
-        if not boxes:
+            lm_cache[tkey] = all_face_landmarks(analyzer, track_video, idx, crop.smooth_window)
+        S = crop.input_size
+        # (frame, landmarks) of each crop: the main face, or every other face of the frame
+        faces = [(i, f[0]) for i, f in sorted(lm_cache[tkey].items())] if s.face == "main" else \
+            [(i, lm) for i, f in sorted(lm_cache[tkey].items()) for lm in f[1:]]
+        if not faces and s.face != "main":  # most videos show one person: remembered, so not tracked again
+            _save_crops(path, CropSet(s, np.zeros((0, S, S, 3), np.uint8), np.zeros((0, S, S), np.uint8),
+                                      np.zeros((0, 68, 2), np.float32), np.zeros(0, np.int64)))
+            continue
+        if not faces:
             log.warning("%s: no face found in %d sampled frames, skipped", s.video, len(idx))
             continue
-        imgs = _crop_frames(s.video, boxes, crop.input_size)
-        masks = _crop_frames(s.mask, boxes, crop.input_size, mask=True) if s.mask is not None else {}
-        keep = sorted(i for i in boxes if i in imgs and (s.mask is None or i in masks))
-        S = crop.input_size
-        images = np.stack([imgs[i] for i in keep])
-        mk = np.stack([masks[i] for i in keep]) if s.mask is not None else np.zeros((len(keep), S, S), np.uint8)
+        boxes = [crop_box(landmark_box(lm), crop.scale) for _, lm in faces]
+        imgs = _crop_frames(s.video, [i for i, _ in faces], boxes, crop.input_size)
+        masks = _crop_frames(s.mask, [i for i, _ in faces], boxes, crop.input_size, mask=True) \
+            if s.mask is not None else {}
+        keep = [k for k, (i, _) in enumerate(faces) if k in imgs and (s.mask is None or k in masks)]
+        images = np.stack([imgs[k] for k in keep])
+        mk = np.stack([masks[k] for k in keep]) if s.mask is not None else np.zeros((len(keep), S, S), np.uint8)
         lmc = []
-        for i in keep:
-            x0, y0, x1, y1 = boxes[i]
-            lmc.append((lms[i] - [x0, y0]) * (S / (x1 - x0)))
-        cs = CropSet(s, images, mk.astype(np.uint8), np.asarray(lmc, np.float32), np.asarray(keep, np.int64))
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, images=cs.images, masks=cs.masks, landmarks=cs.landmarks, frames=cs.frames)
+        for k in keep:
+            x0, y0, x1, y1 = boxes[k]
+            lmc.append((faces[k][1] - [x0, y0]) * (S / (x1 - x0)))
+        cs = CropSet(s, images, mk.astype(np.uint8), np.asarray(lmc, np.float32),
+                     np.asarray([faces[k][0] for k in keep], np.int64))
+        _save_crops(path, cs)
         out.append(cs)
     return out
 
@@ -751,7 +804,8 @@ class CropDataset:
 
     def _partners(self) -> dict[tuple[int, int], tuple[int, int]]:
         """(fake set, crop) -> (its original's set, crop of the same frame index)."""
-        by_video = {str(s.source.video): si for si, s in enumerate(self.sets) if s.source.label == 0}
+        by_video = {str(s.source.video): si for si, s in enumerate(self.sets)
+                    if s.source.label == 0 and s.source.face == "main"}
         out = {}
         for si, s in enumerate(self.sets):
             if s.source.label != 1 or s.source.track_video is None:
@@ -864,9 +918,11 @@ class CropDataset:
         return self.plan[i % len(self.plan)][0]
 
     def video_of(self, i: int) -> str:
-        """Validation grouping for per-video scores: the source key (+ BLEND_KEY_SUFFIX)."""
+        """Validation grouping for per-video scores: the source key (+ BLEND_KEY_SUFFIX). A
+        video's other faces join its main face, as analysis scores a video by all its faces."""
         kind, si, _ = self.plan[i]
-        return self.sets[si].source.key + (BLEND_KEY_SUFFIX if kind == BLEND else "")
+        key = self.sets[si].source.key.removesuffix(OTHERS_KEY_SUFFIX)
+        return key + (BLEND_KEY_SUFFIX if kind == BLEND else "")
 
 
 class EpochSampler:
@@ -936,12 +992,20 @@ def split_sets(sets: Sequence[CropSet], splits: dict[str, str]) -> dict[str, lis
 
 
 def summarize_sets(sets: Iterable[CropSet]) -> dict[str, Any]:
+    """Counts for a checkpoint's record. A video's other faces (``data.other_faces``) are its
+    crops, not another video."""
     sets = list(sets)
-    return {
-        "videos": len(sets),
-        "real_videos": sum(s.source.label == 0 for s in sets),
-        "fake_videos": sum(s.source.label == 1 for s in sets),
+    main = [s for s in sets if s.source.face == "main"]
+    out = {
+        "videos": len(main),
+        "real_videos": sum(s.source.label == 0 for s in main),
+        "fake_videos": sum(s.source.label == 1 for s in main),
         "real_crops": int(sum(len(s.images) for s in sets if s.source.label == 0)),
         "fake_crops": int(sum(len(s.images) for s in sets if s.source.label == 1)),
         "identities": sorted({s.source.identity for s in sets}),
     }
+    others = [s for s in sets if s.source.face != "main"]
+    if others:
+        out["other_face_crops"] = int(sum(len(s.images) for s in others))
+        out["videos_with_other_faces"] = len(others)
+    return out

@@ -56,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
         "paired": False,          # (real, fake) pairs of the same frame in every batch (needs an even batch)
         "target": "mask",         # what the U-Net segments: mask (forged pixels) or xray (blending boundary)
         "augment": 1.0,           # augmentation strength (0: off)
+        "other_faces": False,     # also crop every other face of real videos as real (data.with_other_faces)
         "num_workers": 2,
     },
     "loss": {
@@ -384,6 +385,11 @@ _NOT_RECIPE = {"data": {"sources", "exclude", "bundle", "cache_dir", "num_worker
                          "amp", "init_from"}}
 
 
+# settings added after model ids carried a recipe hash, left out at their default so the
+# recipes (and ids) of earlier runs stay what they were
+_ADDED_LATER = {"data": {"other_faces": False}}
+
+
 def recipe_hash(cfg: dict, encoder_init: dict | None = None) -> str:
     """Six hex digits naming everything beside the data (manifest hash), the seed and the fold
     that makes two runs different models: model, loss, optimisation and sampling settings, the
@@ -393,7 +399,8 @@ def recipe_hash(cfg: dict, encoder_init: dict | None = None) -> str:
            "encoder_init": (encoder_init or {}).get("tensors_sha256"), "loss": cfg["loss"],
            "init_from": _file_sha256_or_none(cfg["train"].get("init_from"))}
     for part in ("data", "train"):
-        rec[part] = {k: v for k, v in cfg[part].items() if k not in _NOT_RECIPE[part]}
+        rec[part] = {k: v for k, v in cfg[part].items() if k not in _NOT_RECIPE[part]
+                     and not (k in _ADDED_LATER.get(part, {}) and v == _ADDED_LATER[part][k])}
     return hashlib.sha256(json.dumps(rec, sort_keys=True, default=str).encode()).hexdigest()[:6]
 
 
@@ -433,6 +440,8 @@ def crop_sets(cfg: dict, d: Dist | None = None, progress: bool = True):
     sources, splits = split_sources(cfg)
     # test-split identities are held out: never cropped, never seen
     sources = [s for s in sources if splits.get(s.identity) != "test"]
+    if dc.get("other_faces"):
+        sources = D.with_other_faces(sources)
     mhash = D.manifest_hash(sources, crop)
     if d.main:
         sets = D.build_cache(sources, crop, dc.get("cache_dir"), progress=progress)

@@ -351,3 +351,64 @@ def test_two_compressions_of_one_tree_keep_their_originals_apart(tiny_ffpp, tmp_
     srcs = D.collect_sources([{"path": str(tmp_path / "m.jsonl"), "name": "m"}])
     assert len({s.key for s in srcs}) == len(srcs) == len(both)
     assert "m/original/c40/000" in {s.key for s in srcs}
+
+
+def test_other_faces_of_a_real_video_become_real_crops(carphone, tmp_path, monkeypatch):
+    """data.other_faces: a real video showing two people gives its main face as before and the
+    other face as a second real source (``#others``); a video of one person gives no second set,
+    and remembers that, so a second build tracks nothing."""
+    import cv2
+
+    from localize.video import read_frames, write_video
+
+    frames = read_frames(carphone)[:20]
+    two = []
+    for f in frames:
+        big = cv2.resize(f, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+        small = cv2.resize(f[:, ::-1], None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+        right = np.zeros((big.shape[0], small.shape[1], 3), np.uint8)
+        right[:small.shape[0]] = small
+        two.append(np.ascontiguousarray(np.concatenate([big, right], axis=1)))
+    write_video(tmp_path / "reals" / "two.mp4", two, 25, crf=18)
+    write_video(tmp_path / "reals" / "one.mp4", [np.ascontiguousarray(cv2.resize(f, None, fx=2.0, fy=2.0))
+                                                 for f in frames], 25, crf=18)
+    sources = D.collect_sources([{"path": str(tmp_path / "reals"), "kind": "reals"}])
+    both = D.with_other_faces(sources)
+    assert [s.key for s in both] == [sources[0].key, sources[0].key + "#others", sources[1].key,
+                                     sources[1].key + "#others"]
+    assert all(s.identity == o.identity and s.video == o.video for s, o in zip(both[::2], both[1::2]))
+    main, others = both[2], both[3]  # two.mp4 sorts after one.mp4
+    assert main.video.name == "two.mp4" and others.face == "others"
+    assert "face" not in main.describe() and others.describe()["face"] == "others"  # old keys hold
+    assert D.entry_key(main, SMALL) != D.entry_key(others, SMALL)
+    fake = D.VideoSource(key="f", video=main.video, label=1, identity="x", mask=main.video)
+    assert D.with_other_faces([fake]) == [fake]  # a fake's other faces are not its label
+
+    cache = tmp_path / "cache"
+    sets = {cs.source.key: cs for cs in D.build_cache(both, SMALL, cache, progress=False)}
+    assert set(sets) == {s.key for s in both} - {both[1].key}  # one.mp4 shows one person
+    m, o = sets[main.key], sets[others.key]
+    assert len(m.frames) >= 4 and sorted(o.frames) == sorted(m.frames)  # one other face in every frame
+    assert o.masks.max() == 0 and o.landmarks.shape == (len(o.frames), 68, 2)
+    lms = D.all_face_landmarks(__import__("localize.faces", fromlist=["FaceAnalyzer"]).FaceAnalyzer(),
+                               main.video, [int(m.frames[0])])[int(m.frames[0])]
+    assert len(lms) == 2 and lms[0][:, 0].mean() < 352 <= lms[1][:, 0].mean()  # main: the large left face
+    assert np.abs(m.images[0].astype(int) - o.images[0].astype(int)).mean() > 5
+    # the empty result is cached: nothing is tracked again
+    monkeypatch.setattr(D, "all_face_landmarks", lambda *a, **k: pytest.fail("tracked again"))
+    again = D.build_cache(both, SMALL, cache, progress=False)
+    assert sorted(cs.source.key for cs in again) == sorted(sets)
+    # through a training config: the other faces join the crop sets and the manifest hash
+    from localize import training as T
+
+    cfg = T.load_config(None)
+    cfg["model"]["input_size"] = 64
+    cfg["data"].update(sources=[{"path": str(tmp_path / "reals"), "kind": "reals"}], frames_per_video=6,
+                       cache_dir=str(cache), val_fraction=0.0)
+    monkeypatch.undo()
+    plain_sets, _, plain_hash, _ = T.crop_sets(cfg, progress=False)
+    cfg["data"]["other_faces"] = True
+    sets2, _, hash2, keys2 = T.crop_sets(cfg, progress=False)
+    assert hash2 != plain_hash and others.key in keys2 and len(sets2) == len(plain_sets) + 1
+    summary = D.summarize_sets(sets2)
+    assert summary["videos"] == 2 and summary["videos_with_other_faces"] == 1

@@ -580,11 +580,16 @@ def test_recipe_hash_names_the_model_not_the_machine():
     assert recipe_hash(other) == base
     # what changes the model changes the id: the initial weights, the learning rate, the target
     assert recipe_hash(cfg, {"tensors_sha256": "ab" * 32}) != base
-    for key, value in (("train.lr", 0.123), ("data.target", "xray"), ("model.encoder_depth", 3)):
+    for key, value in (("train.lr", 0.123), ("data.target", "xray"), ("model.encoder_depth", 3),
+                       ("data.other_faces", True)):
         part, k = key.split(".")
         other = load_config(None)
         other[part][k] = value
         assert recipe_hash(other) != base, key
+    # a setting added later, at its default, leaves the recipes of earlier runs (no such key) alone
+    older = load_config(None)
+    del older["data"]["other_faces"]
+    assert recipe_hash(older) == base
 
 
 def test_a_key_given_twice_in_a_config_is_refused(tmp_path):
