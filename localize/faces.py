@@ -46,6 +46,36 @@ def box_iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def covered(a: Box, b: Box) -> float:
+    """Share of box ``a``'s area that lies inside box ``b``."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    area = (a[2] - a[0]) * (a[3] - a[1])
+    return ix * iy / area if area > 0 else 0.0
+
+
+# dlib's own threshold: below it, a detection is one the detector was unsure of
+CONFIDENT_SCORE = 0.0
+
+
+def plausible_faces(faces: Sequence[Face]) -> list[Face]:
+    """Detections (largest first) less two kinds of HOG artefact, which analysis would
+    otherwise judge as faces of their own (a shirt collar that decided a real portrait's
+    verdict): a box mostly (> half its area) inside a larger kept face, a second detection of
+    the same face (the chin and neck); and unsure detections (score < 0, kept by the permissive
+    ``min_score`` so that a hard frame still yields its face) in a frame that has a confident
+    one. A frame with only unsure detections keeps them all."""
+    confident = any(f.score >= CONFIDENT_SCORE for f in faces)
+    kept: list[Face] = []
+    for f in faces:
+        if confident and f.score < CONFIDENT_SCORE:
+            continue
+        if any(covered(f.box, k.box) > 0.5 for k in kept):
+            continue
+        kept.append(f)
+    return kept
+
+
 def landmark_box(landmarks: np.ndarray) -> Box:
     """Face box from 68 landmarks, raised by a fifth of its height to take in the
     forehead (the landmarks stop at the brows, manipulations usually do not)."""
@@ -127,14 +157,12 @@ class FaceAnalyzer:
             image, (max(1, round(w * scale)), max(1, round(h * scale))),
             interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         rects, scores, _ = self._detector.run(small, self.upsample, self.min_score)
-        faces = []
-        for r, sc in zip(rects, scores):
-            box = (r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale)
-            face = Face(box=box, score=float(sc))
-            if landmarks:
-                face.landmarks = self.landmarks(image, box)
-            faces.append(face)
-        faces.sort(key=lambda f: -f.size)
+        faces = [Face(box=(r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale),
+                      score=float(sc)) for r, sc in zip(rects, scores)]
+        faces = plausible_faces(sorted(faces, key=lambda f: -f.size))
+        if landmarks:
+            for face in faces:
+                face.landmarks = self.landmarks(image, face.box)
         return faces
 
     def landmarks(self, image: np.ndarray, box: Box) -> np.ndarray:
