@@ -457,8 +457,8 @@ def with_other_faces(sources: Sequence[VideoSource]) -> list[VideoSource]:
     """``sources`` and, after each real one, a source for its other faces (``face="others"``,
     key ``<key>#others``, same person and split). Analysis scores every face in a video and
     calls it fake if any face is, so a bystander the model never saw as a real face is a
-    false positive waiting to happen (the highest-scoring real videos of three cross-fit
-    models were such bystanders). Fakes keep their main face only: in a manipulated video the
+    false positive waiting to happen (the two highest-scoring real videos of candidate E, a
+    clip and its copy, owed their scores to such bystanders). Fakes keep their main face only: in a manipulated video the
     other faces are real too, but the frame's label is not theirs."""
     out: list[VideoSource] = []
     for s in sources:
