@@ -48,17 +48,30 @@ class Step:
 
 
 def find_runs(runs: Path, folds: int) -> dict[int, list[Path]]:
-    """fold -> its runs' last.pt, sorted by seed; every fold must have at least one, each run
-    must have completed (the training loop writes last.pt after every epoch, so the epoch count
-    is checked by the shipping rule's inputs, not here)."""
+    """fold -> its runs' last.pt, sorted by seed; every fold must have at least one."""
     found: dict[int, list[Path]] = {}
     for j in range(folds):
         d = runs / f"fold{j}"
         seeds = sorted(d.glob("seed*/last.pt"), key=lambda p: int(re.sub(r"\D", "", p.parent.name) or 0))
         if not seeds:
-            raise SystemExit(f"{d}: no seed*/last.pt (a {folds}-fold config needs runs of every fold)")
+            raise ValueError(f"{d}: no seed*/last.pt (a {folds}-fold config needs runs of every fold)")
         found[j] = seeds
     return found
+
+
+def unfinished(paths: list[Path]) -> list[str]:
+    """The runs that stopped before their config's last epoch (the training loop writes last.pt
+    after every epoch, and the pre-registrations accept only runs that completed), as
+    'path (epoch e of n)'."""
+    import torch
+
+    out = []
+    for p in paths:
+        meta = torch.load(p, map_location="cpu", weights_only=False)
+        done, want = int(meta.get("epoch") or 0), int(meta["config"]["train"]["epochs"])
+        if done < want:
+            out.append(f"{p} (epoch {done} of {want})")
+    return out
 
 
 def plan(config: Path, runs: Path, name: str, note: str, *, folds: int, sources: list, out_dir: Path,
@@ -171,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--no-speed", action="store_true", help="leave out the speed benchmark")
     ap.add_argument("--dry-run", action="store_true", help="print the steps, run nothing")
+    ap.add_argument("--allow-unfinished", action="store_true",
+                    help="judge runs that stopped before their last epoch (no pre-registration here allows it)")
     args = ap.parse_args(argv)
 
     from localize.training import load_config
@@ -191,8 +206,13 @@ def main(argv: list[str] | None = None) -> int:
         steps = plan(config, runs, args.name, args.note or args.name, folds=folds, sources=sources,
                      out_dir=results / args.name, model_dir=Path(args.models) if args.models else runs.parent,
                      results=results, speed=not args.no_speed)
-    except SystemExit as e:
-        print(e, file=sys.stderr)
+        short = [] if args.allow_unfinished else unfinished(sum(find_runs(runs, folds).values(), []))
+    except ValueError as e:
+        print(f"judge_candidate: {e}", file=sys.stderr)
+        return 2
+    if short:
+        print("judge_candidate: runs that did not complete their epochs (resume them, or give "
+              "--allow-unfinished): " + "; ".join(short), file=sys.stderr)
         return 2
     return run(steps, dry_run=args.dry_run)
 

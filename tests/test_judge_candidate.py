@@ -61,7 +61,7 @@ def test_plan_packages_every_fold_then_judges_before_any_held_out_figure(judge, 
 
 def test_a_fold_without_runs_is_refused(judge, tmp_path):
     runs = _runs(tmp_path, 2)
-    with pytest.raises(SystemExit, match="fold2"):
+    with pytest.raises(ValueError, match="fold2"):
         _plan(judge, tmp_path, runs, folds=3)
 
 
@@ -111,3 +111,12 @@ def test_dry_run_runs_nothing(judge, tmp_path):
     assert judge.run(steps, dry_run=True, out=out) == 0
     assert out.getvalue().count("\n> ") + out.getvalue().startswith("> ") == len(steps)
     assert not (tmp_path / "models").exists() and not (tmp_path / "res").exists()
+
+
+def test_runs_that_stopped_early_are_named(judge, tmp_path):
+    import torch
+
+    done, short = tmp_path / "a.pt", tmp_path / "b.pt"
+    torch.save({"epoch": 30, "config": {"train": {"epochs": 30}}}, done)
+    torch.save({"epoch": 12, "config": {"train": {"epochs": 30}}}, short)
+    assert judge.unfinished([done, short]) == [f"{short} (epoch 12 of 30)"]
