@@ -133,6 +133,8 @@ class TrackResult:
     fake: bool | None
     frames: list[int] = field(default_factory=list)
     frame_scores: list[float] = field(default_factory=list)
+    face_px: float | None = None  # median face size (the box's longer side) in frame pixels
+    main: bool = False  # the face the video is about: the track with most frames (ties: the larger face)
 
 
 @dataclass
@@ -444,6 +446,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     frames_out: list[FrameResult] = []
     track_scores: dict[int, list[float]] = {}
     track_frames: dict[int, list[int]] = {}
+    track_px: dict[int, list[float]] = {}
     top: list[tuple[float, int, int, np.ndarray]] = []  # min-heap of (score, -index, index, overlay frame)
     writer = None
     if opts.overlay:
@@ -481,6 +484,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                         frame_prob=None if fprobs is None else round(float(fprobs[k]), 6), detected=detected,
                         region_fraction=round(s if region is None else float(region.mean()), 6)))
                     track_scores.setdefault(tid, []).append(s)
+                    track_px.setdefault(tid, []).append(float(max(fbox[2] - fbox[0], fbox[3] - fbox[1])))
                     track_frames.setdefault(tid, []).append(idx)
                     draws.append((p, cbox, fbox, tid, s, region))
                     k += 1
@@ -540,7 +544,10 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
             score=round(ts, 6), max_frame_score=round(max(s), 6), mean_frame_score=round(float(np.mean(s)), 6),
             used_in_decision=tid in used, probability=None if cal is None else round(cal.probability(ts), 6),
             fake=None if cal is None else cal.is_fake(ts), frames=list(track_frames[tid]),
-            frame_scores=[round(v, 6) for v in s]))
+            frame_scores=[round(v, 6) for v in s], face_px=round(float(np.median(track_px[tid])), 1)))
+    main_track = max(tracks_out, key=lambda t: (t.n_frames, t.face_px or 0.0), default=None)
+    if main_track is not None:
+        main_track.main = True
     if score is None:
         decision, prob = "no_face", None
     elif cal is None:
@@ -572,6 +579,13 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
             warns.append(f"the operating point rests on {n} validation real {'photos' if info.is_image else 'videos'}: "
                          f"a new real one like them scores above the highest with probability 1/{n + 1} = "
                          f"{1 / (n + 1):.0%}, unlike footage more often")
+    fake_by = [t for t in tracks_out if t.fake and t.used_in_decision]
+    if decision == "fake" and main_track is not None and fake_by and not main_track.fake:
+        t = max(fake_by, key=lambda t: t.score)
+        warns.append(f"the face that decided (track #{t.track_id}, median {t.face_px:.0f} px) is not the video's main "
+                     f"face (track #{main_track.track_id}, {main_track.face_px:.0f} px, called real): a face in the "
+                     "background or at the edge, where detectors trained on main faces err most; check it in the "
+                     "per-face table and the overlay before acting")
     if status == "no_face":
         warns.append("no face found in any analysed frame: nothing to decide")
     meta = media_metadata(path)

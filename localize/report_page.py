@@ -99,10 +99,14 @@ def render_report(r: dict[str, Any]) -> str:
             said = {True: "fake", False: "real"}.get(t.get("fake"), "—")
             return said + ("" if t.get("used_in_decision", True) else " (too short to decide)")
 
-        rows = "".join(f"<tr><td>{_e(t.get('track_id'))}</td><td>{_e(t.get('n_frames'))}</td>"
+        def face(t: dict) -> str:
+            px = t.get("face_px")
+            return ("main, " if t.get("main") else "") + (f"{px:.0f} px" if isinstance(px, (int, float)) else "—")
+
+        rows = "".join(f"<tr><td>{_e(t.get('track_id'))}</td><td>{_e(face(t))}</td><td>{_e(t.get('n_frames'))}</td>"
                        f"<td>{_num(t.get('score'), 4)}</td><td>{_e(verdict(t))}</td></tr>" for t in tracks)
-        parts.append(f"<h2 class='small'>Faces</h2><table class='small'><tr><th>track</th><th>frames</th><th>score</th>"
-                     f"<th>verdict</th></tr>{rows}</table>")
+        parts.append(f"<h2 class='small'>Faces</h2><table class='small'><tr><th>track</th><th>face</th><th>frames</th>"
+                     f"<th>score</th><th>verdict</th></tr>{rows}</table>")
     meta = inp.get("metadata") or {}
     tags = {**(meta.get("tags") or {}), **(meta.get("stream_tags") or {})}
     enc = tags.get("encoder") or tags.get("ENCODER") or ""

@@ -459,3 +459,48 @@ def test_variable_frame_rate_video_reports_the_frames_own_times(carphone, vfr_cl
                        options=AnalyzeOptions(count=4, overlay=False, key_frames=0))
     assert cfr.input["variable_frame_rate"] is False
     assert all(f.time == pytest.approx(f.index / cfr.input["fps"], abs=1e-3) for f in cfr.frames)
+
+
+class _FlagBright:
+    """A localizer that marks a whole crop forged when the crop is bright, and nothing otherwise."""
+
+    def __init__(self, loc):
+        self.loc = loc
+
+    def __getattr__(self, name):
+        return getattr(self.loc, name)
+
+    def predict(self, crops, batch_size=16):
+        bright = crops.reshape(len(crops), -1).mean(1) > 150
+        s = crops.shape[1]
+        return np.repeat(bright[:, None, None], s, 1).repeat(s, 2).astype(np.float32), None
+
+
+def test_a_background_face_that_decides_is_named_and_warned_of(carphone, loc, face_analyzer, tmp_path):
+    """Two people: the main face (large, in every frame) is real, a smaller face beside it is
+    called fake. The report marks the main face and each face's size, and warns that the face
+    that decided is not the main one (bystanders were the top real false positives of E)."""
+    import cv2
+
+    from localize.video import read_frames, write_video
+
+    frames = []
+    for f in read_frames(carphone)[:30]:
+        big = cv2.resize(f, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+        small = cv2.resize(f[:, ::-1], None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+        small = np.clip(small.astype(np.int16) + 90, 0, 255).astype(np.uint8)  # the one the model flags
+        right = np.zeros((big.shape[0], small.shape[1], 3), np.uint8)
+        right[:small.shape[0]] = small
+        frames.append(np.ascontiguousarray(np.concatenate([big, right], axis=1)))
+    vid = tmp_path / "two.mp4"
+    write_video(vid, frames, 25, crf=18)
+    rep = analyze_path(vid, tmp_path / "out", localizer=_FlagBright(loc), analyzer=face_analyzer,
+                       options=AnalyzeOptions(count=8, overlay=False))
+    assert rep.decision == "fake" and len(rep.tracks) == 2
+    main = [t for t in rep.tracks if t.main]
+    other = [t for t in rep.tracks if not t.main]
+    assert len(main) == 1 and main[0].fake is False and other[0].fake is True
+    assert main[0].face_px > other[0].face_px > 60
+    assert any("is not the video's main face" in w and f"#{other[0].track_id}" in w for w in rep.warnings)
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "main, " in page and " px" in page

@@ -236,7 +236,7 @@ function renderTracks(r) {
   body.innerHTML = "";
   const tracks = trackList(r);
   if (!tracks.length) {
-    body.innerHTML = '<tr><td colspan="4" class="muted">no face found</td></tr>';
+    body.innerHTML = '<tr><td colspan="5" class="muted">no face found</td></tr>';
     return;
   }
   for (const t of tracks) {
@@ -249,7 +249,9 @@ function renderTracks(r) {
     const dec = fake === true ? "fake" : fake === false ? "real" : "";
     const p = num(pick(t, "probability"));
     const used = pick(t, "used_in_decision") === false ? ' <span class="muted">(too short to decide)</span>' : "";
-    tr.innerHTML = `<td>#${id}</td><td>${n}${span}</td><td>${fmt(num(pick(t, "score")))}</td>` +
+    const px = num(pick(t, "face_px"));
+    const face = (pick(t, "main") === true ? "main · " : "") + (px !== null ? `${Math.round(px)} px` : "—");
+    tr.innerHTML = `<td>#${id}</td><td>${face}</td><td>${n}${span}</td><td>${fmt(num(pick(t, "score")))}</td>` +
       `<td class="${dec}">${dec ? dec + (p !== null ? " · p " + pct(p) : "") : "—"}${used}</td>`;
     tr.addEventListener("click", () => { if (first !== undefined) seekFrame(Number(first)); });
     body.appendChild(tr);
