@@ -583,9 +583,9 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     if decision == "fake" and main_track is not None and fake_by and not main_track.fake:
         t = max(fake_by, key=lambda t: t.score)
         warns.append(f"the face that decided (track #{t.track_id}, median {t.face_px:.0f} px) is not the video's main "
-                     f"face (track #{main_track.track_id}, {main_track.face_px:.0f} px, called real): a face in the "
-                     "background or at the edge, where detectors trained on main faces err most; check it in the "
-                     "per-face table and the overlay before acting")
+                     f"face (track #{main_track.track_id}, {main_track.face_px:.0f} px, called real): it may be a "
+                     "bystander in the background or at the edge of the frame, where real faces have scored as "
+                     "fake; check it in the per-face table and the overlay before acting")
     if status == "no_face":
         warns.append("no face found in any analysed frame: nothing to decide")
     meta = media_metadata(path)
