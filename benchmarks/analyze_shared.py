@@ -66,6 +66,7 @@ def main() -> int:
                             "marginal": (r.video.get("stability") or {}).get("marginal"),
                             "score_interval": (r.video.get("stability") or {}).get("score_interval"),
                             "frames_with_face": r.input["frames_with_face"],
+                            "deciding_face": _deciding_face(r),
                             "seconds": round(time.perf_counter() - t0, 2)}
         except InputError as e:
             results[key] = {"status": "error", "error": str(e)}
@@ -111,6 +112,16 @@ def main() -> int:
              f"{out['extra_reals_called_fake']} (no face: {out['extra_reals_no_face']})\n" if args.extra_reals else "")
           + f"wrote {args.out}")
     return 0
+
+
+def _deciding_face(r) -> dict | None:
+    """The track whose score is the video's (the highest deciding one) and whether it is the
+    main face: a real video's high score can come from a bystander, not the person it is about."""
+    used = [t for t in r.tracks if t.used_in_decision]
+    if not used:
+        return None
+    t = max(used, key=lambda t: t.score)
+    return {"track": t.track_id, "main": t.main, "face_px": t.face_px, "score": t.score}
 
 
 if __name__ == "__main__":
