@@ -32,9 +32,7 @@ def ensemble_like_shipped(k: int, dest: Path) -> Path:
     from localize.model import DEFAULT_MODEL, ModelConfig, build_model, save_checkpoint
 
     shipped = torch.load(DEFAULT_MODEL, map_location="cpu", weights_only=False)
-    fields = {f.name for f in dataclasses.fields(ModelConfig)}
-    cfg = ModelConfig(**{**{k_: v for k_, v in shipped["model_config"].items() if k_ in fields},
-                         "members": k, "encoder_weights": None})
+    cfg = dataclasses.replace(ModelConfig.from_dict(shipped["model_config"]), members=k, encoder_weights=None)
     torch.manual_seed(k)
     save_checkpoint(dest, build_model(cfg), cfg, half=True, model_id=f"speed-{cfg.encoder}-x{k}",
                     calibration=shipped["calibration"], config=shipped.get("config"))

@@ -648,7 +648,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         video={"status": status, "decision": decision, "score": None if score is None else round(score, 6),
                "probability": prob, "calibrated": cal is not None, "operating_point": op, "stability": stability,
                "n_tracks": len(tracks_out), "deciding_tracks": sorted(used),
-               "fake_tracks": [t.track_id for t in tracks_out if t.fake and t.used_in_decision]},
+               "fake_tracks": [t.track_id for t in fake_by]},
         model={"id": localizer.model_id, "sha256": localizer.sha256, "path": str(localizer.path),
                "backend": localizer.backend, "input_size": size,
                "has_frame_head": bool(getattr(localizer, "has_frame_head", False)),
