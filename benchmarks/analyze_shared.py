@@ -67,6 +67,9 @@ def main() -> int:
                             "score_interval": (r.video.get("stability") or {}).get("score_interval"),
                             "frames_with_face": r.input["frames_with_face"],
                             "deciding_face": _deciding_face(r),
+                            # face-like tracks the second detector did not confirm (not judged)
+                            "unconfirmed_tracks": [u["track_id"] for u in r.video.get("unconfirmed_faces", [])
+                                                   if not u["confirmed"]],
                             "seconds": round(time.perf_counter() - t0, 2)}
         except InputError as e:
             results[key] = {"status": "error", "error": str(e)}

@@ -76,6 +76,8 @@ class AnalyzeOptions:
     heat_opacity: float = 0.6
     smooth_window: int = 5  # landmarks averaged over this many consecutive frames, as in training
     min_track_frames: int = 3  # shorter tracks (spurious detections) do not decide, unless none is longer
+    verify_faces: bool = True  # a track is judged only once a second detector (MMOD) confirms it is a face
+    verify_attempts: int = 3  # appearances of a track checked before it is given up as not a face
     memory_budget_mb: int = 512  # above it frames are decoded twice instead of kept in memory
 
     def indices(self, n_frames: int) -> list[int]:
@@ -241,6 +243,38 @@ class _RetryDetector:
         return self.analyzer.landmarks(image, box)
 
 
+class _TrackCheck:
+    """Which face tracks are faces (``faces.FaceVerifier``), asked as a track's faces stream past:
+    until a track is confirmed each appearance is checked, and skipped when not confirmed; after
+    ``attempts`` failed checks the track is given up and its remaining appearances are skipped
+    unchecked. A confirmed track is not checked again, so a video costs one check per face."""
+
+    def __init__(self, verifier, attempts: int):
+        self.verifier = verifier
+        self.attempts = max(1, attempts)
+        self.confirmed: set[int] = set()
+        self.tries: dict[int, list[float]] = {}  # track id -> confidences of its failed checks
+        self.skipped: dict[int, list[int]] = {}  # track id -> frames not judged
+
+    def accept(self, tid: int, idx: int, image: np.ndarray, box) -> bool:
+        if tid in self.confirmed:
+            return True
+        tried = self.tries.setdefault(tid, [])
+        if len(tried) < self.attempts:
+            c = self.verifier.confidence(image, box)
+            if c >= self.verifier.min_confidence:
+                self.confirmed.add(tid)
+                return True
+            tried.append(round(c, 4))
+        self.skipped.setdefault(tid, []).append(idx)
+        return False
+
+    def unconfirmed(self) -> list[dict[str, Any]]:
+        """Tracks with frames left unjudged: never confirmed (``confirmed`` False) or confirmed late."""
+        return [{"track_id": t, "confirmed": t in self.confirmed, "frames": f, "checks": self.tries.get(t, [])}
+                for t, f in sorted(self.skipped.items())]
+
+
 def _face_crops(tracks, window: int = 5) -> dict[int, list[tuple[int, np.ndarray, bool]]]:
     """frame index -> [(track id, smoothed landmarks, freshly detected)]."""
     from .faces import smooth_landmarks
@@ -388,6 +422,10 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         with timer("faces"):
             analyzer = FaceAnalyzer(detect_side=opts.detect_side)
     detector = _RetryDetector(analyzer, opts.detect_retry_side)
+    checks = None
+    if opts.verify_faces:
+        with timer("faces"):
+            checks = _TrackCheck(analyzer.verifier(), opts.verify_attempts)
     steps = np.diff(indices) if len(indices) > 1 else np.array([1])
     detect_every = opts.detect_every or (5 if float(np.median(steps)) <= 2 else 1)
 
@@ -511,9 +549,12 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         n_pending_crops = 0
         for idx, img in source:
             faces = []
+            found = [(tid, landmark_box(lms), detected) for tid, lms, detected in faces_at.get(idx, [])]
+            if checks is not None:
+                with timer("faces"):
+                    found = [f for f in found if checks.accept(f[0], idx, img, f[1])]
             with timer("crop"):
-                for tid, lms, detected in faces_at.get(idx, []):
-                    fbox = landmark_box(lms)
+                for tid, fbox, detected in found:
                     cbox = crop_box(fbox, 1.3)
                     faces.append((tid, fbox, cbox, detected, crop(img, cbox, size)))
             pending.append((idx, img, faces))
@@ -586,8 +627,16 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                      f"face (track #{main_track.track_id}, {main_track.face_px:.0f} px, called real): it may be a "
                      "bystander in the background or at the edge of the frame, where real faces have scored as "
                      "fake; check it in the per-face table and the overlay before acting")
+    unconfirmed = checks.unconfirmed() if checks is not None else []
+    never = [u for u in unconfirmed if not u["confirmed"]]
+    if never:
+        warns.append(f"{len(never)} face-like detection track(s) (#{', #'.join(str(u['track_id']) for u in never)}; "
+                     f"{sum(len(u['frames']) for u in never)} frame(s)) were not confirmed as faces by the second "
+                     "detector (dlib MMOD) and were not judged: patterns such as playing cards or posters can look "
+                     "like a face to the first one (video.unconfirmed_faces)")
     if status == "no_face":
-        warns.append("no face found in any analysed frame: nothing to decide")
+        warns.append("no face found in any analysed frame: nothing to decide" if not never else
+                     "no confirmed face in any analysed frame: nothing to decide")
     meta = media_metadata(path)
     if vfr:
         warns.append("variable frame rate: frame times in this report and the overlay video are the frames' own "
@@ -648,7 +697,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         video={"status": status, "decision": decision, "score": None if score is None else round(score, 6),
                "probability": prob, "calibrated": cal is not None, "operating_point": op, "stability": stability,
                "n_tracks": len(tracks_out), "deciding_tracks": sorted(used),
-               "fake_tracks": [t.track_id for t in fake_by]},
+               "fake_tracks": [t.track_id for t in fake_by], "unconfirmed_faces": unconfirmed},
         model={"id": localizer.model_id, "sha256": localizer.sha256, "path": str(localizer.path),
                "backend": localizer.backend, "input_size": size,
                "has_frame_head": bool(getattr(localizer, "has_frame_head", False)),
@@ -806,6 +855,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores)")
     p.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4 (faster)")
+    p.add_argument("--no-verify-faces", action="store_true",
+                   help="judge every HOG detection, also those the second detector (MMOD) does not confirm as faces")
     p.add_argument("--key-frames", type=int, default=8, help="most suspicious frames saved as PNG")
     p.add_argument("--dfdc-csv", metavar="FILE", help="also write a DFDC submission (filename,label=probability)")
     p.add_argument("--no-face-prob", type=float, default=None, metavar="P",
@@ -856,6 +907,7 @@ def _options(args) -> AnalyzeOptions:
     o.detect_every = args.detect_every
     o.batch_size = max(1, args.batch_size)
     o.overlay = not args.no_overlay
+    o.verify_faces = not args.no_verify_faces
     o.key_frames = max(0, args.key_frames)
     return o
 

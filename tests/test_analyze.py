@@ -11,7 +11,7 @@ import pytest
 
 from localize import decision as D
 from localize.analyze import (CONTACT_SHEET_PNG, OVERLAY_MP4, REPORT_JSON, TIMELINE_PNG, AnalyzeOptions,
-                              analyze_path, metrics, video_score)
+                              _TrackCheck, analyze_path, metrics, video_score)
 from localize.cli import main as cli
 from localize.errors import InputError
 
@@ -504,3 +504,46 @@ def test_a_background_face_that_decides_is_named_and_warned_of(carphone, loc, fa
     assert any("is not the video's main face" in w and f"#{other[0].track_id}" in w for w in rep.warnings)
     page = (tmp_path / "out" / "report.html").read_text()
     assert "main, " in page and " px" in page
+
+
+class _Verifier:
+    """Stands in for faces.FaceVerifier: answers the given confidences in turn (then 0)."""
+    min_confidence = 0.5
+
+    def __init__(self, *answers: float):
+        self.answers, self.calls = list(answers), 0
+
+    def confidence(self, image, box) -> float:
+        self.calls += 1
+        return self.answers.pop(0) if self.answers else 0.0
+
+
+def test_a_track_is_judged_once_confirmed_and_given_up_after_its_attempts():
+    img = np.zeros((8, 8, 3), np.uint8)
+    v = _Verifier(0.1, 0.9)  # track 1: unsure first, then confirmed
+    chk = _TrackCheck(v, attempts=3)
+    assert [chk.accept(1, i, img, (0, 0, 4, 4)) for i in range(4)] == [False, True, True, True]
+    assert v.calls == 2  # a confirmed track is not checked again
+    assert [chk.accept(2, i, img, (0, 0, 4, 4)) for i in range(5)] == [False] * 5
+    assert v.calls == 5  # three checks, then given up unchecked
+    assert chk.unconfirmed() == [{"track_id": 1, "confirmed": True, "frames": [0], "checks": [0.1]},
+                                 {"track_id": 2, "confirmed": False, "frames": [0, 1, 2, 3, 4],
+                                  "checks": [0.0, 0.0, 0.0]}]
+
+
+def test_faces_the_second_detector_does_not_confirm_are_not_judged(carphone, loc, face_analyzer, tmp_path,
+                                                                  monkeypatch):
+    """A track nothing confirms is reported, not scored: with every check failing, the carphone clip
+    has no face to decide on (status no_face, a warning, video.unconfirmed_faces); unchecked
+    (verify_faces off) the same frames are judged."""
+    monkeypatch.setattr(face_analyzer, "_verifier", _Verifier())
+    rep = analyze_path(carphone, tmp_path / "a", localizer=loc, options=AnalyzeOptions(count=6, overlay=False),
+                       analyzer=face_analyzer)
+    assert rep.status == "no_face" and rep.decision == "no_face" and not rep.tracks
+    u, = rep.video["unconfirmed_faces"]
+    assert not u["confirmed"] and len(u["frames"]) == 6 and len(u["checks"]) == 3
+    assert any("not confirmed as faces" in w for w in rep.warnings)
+    assert any("no confirmed face" in w for w in rep.warnings)
+    off = analyze_path(carphone, tmp_path / "b", localizer=loc,
+                       options=AnalyzeOptions(count=6, overlay=False, verify_faces=False), analyzer=face_analyzer)
+    assert off.status == "ok" and off.video["unconfirmed_faces"] == []

@@ -37,3 +37,19 @@ def test_bystanders_of_a_real_clip_are_still_found(shared_data, face_analyzer):
     (_, img), = list(iter_frames(shared_data / "people" / "donald_trump" / "video_1.mp4", [3]))
     faces = face_analyzer.detect(img)
     assert len(faces) == 3 and all(f.landmarks is not None for f in faces)
+
+
+def test_the_second_detector_confirms_a_real_face_and_no_other_box(face_analyzer):
+    """MMOD on a crop around a box: scikit-image's astronaut is confirmed, same-size boxes on her
+    suit, the flag and the background are not, and a box too thin to crop gives 0."""
+    from skimage import data
+
+    img = data.astronaut()
+    face, = face_analyzer.detect(img, landmarks=False)
+    v = face_analyzer.verifier()
+    assert v is face_analyzer.verifier()  # loaded once, kept with the analyzer
+    assert v.is_face(img, face.box) and v.confidence(img, face.box) > 0.9
+    side = face.box[2] - face.box[0]
+    for x0, y0 in [(0, 0), (300, 350), (380, 0), (20, 300)]:
+        assert v.confidence(img, (x0, y0, x0 + side, y0 + side)) < v.min_confidence
+    assert v.confidence(img, (510, 510, 511, 512)) == 0.0
