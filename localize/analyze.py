@@ -852,6 +852,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--all-frames", action="store_true", help="every frame")
     p.add_argument("--detect-every", type=int, default=None, metavar="K",
                    help="run the face detector every K analysed frames, track in between (default: auto)")
+    p.add_argument("--detect-side", type=int, default=640, metavar="PX",
+                   help="detect faces on a copy scaled to this long side (default 640; 960 or 1280 find the small "
+                        "faces of group footage, at about 1.2 s more per 32 frames of 720p)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores)")
     p.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4 (faster)")
@@ -905,6 +908,9 @@ def _options(args) -> AnalyzeOptions:
             raise InputError(None, "--frames must be >= 1")
         o = AnalyzeOptions(frames="count", count=args.frames)
     o.detect_every = args.detect_every
+    if args.detect_side < 160:
+        raise InputError(None, "--detect-side must be >= 160")
+    o.detect_side = args.detect_side
     o.batch_size = max(1, args.batch_size)
     o.overlay = not args.no_overlay
     o.verify_faces = not args.no_verify_faces
