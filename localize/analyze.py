@@ -485,6 +485,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     track_scores: dict[int, list[float]] = {}
     track_frames: dict[int, list[int]] = {}
     track_px: dict[int, list[float]] = {}
+    track_span: dict[int, list[float]] = {}
     top: list[tuple[float, int, int, np.ndarray]] = []  # min-heap of (score, -index, index, overlay frame)
     writer = None
     if opts.overlay:
@@ -523,6 +524,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                         region_fraction=round(s if region is None else float(region.mean()), 6)))
                     track_scores.setdefault(tid, []).append(s)
                     track_px.setdefault(tid, []).append(float(max(fbox[2] - fbox[0], fbox[3] - fbox[1])))
+                    # the landmarks' own span (landmark_box adds a fifth of the height for the forehead)
+                    track_span.setdefault(tid, []).append(float(max(fbox[2] - fbox[0], (fbox[3] - fbox[1]) / 1.2)))
                     track_frames.setdefault(tid, []).append(idx)
                     draws.append((p, cbox, fbox, tid, s, region))
                     k += 1
@@ -627,6 +630,22 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                      f"face (track #{main_track.track_id}, {main_track.face_px:.0f} px, called real): it may be a "
                      "bystander in the background or at the edge of the frame, where real faces have scored as "
                      "fake; check it in the per-face table and the overlay before acting")
+    from .forge.footage import MIN_FACE_SPAN
+
+    def small(t: TrackResult) -> bool:
+        return float(np.median(track_span[t.track_id])) < MIN_FACE_SPAN
+
+    judged = [t for t in tracks_out if t.used_in_decision]
+    if decision == "fake" and fake_by and small(max(fake_by, key=lambda t: t.score)):
+        t = max(fake_by, key=lambda t: t.score)
+        warns.append(f"the face that decided (track #{t.track_id}, median {t.face_px:.0f} px) is smaller than any "
+                     f"forged face the model was trained on ({MIN_FACE_SPAN:.0f} px of landmarks): upscaled to the "
+                     "model's input it is mostly blur, which the model never saw as forged; do not act on this "
+                     "decision alone, find a larger copy of the footage")
+    elif decision in ("fake", "real") and judged and all(small(t) for t in judged):
+        warns.append(f"every face judged is smaller than any forged face the model was trained on "
+                     f"({MIN_FACE_SPAN:.0f} px of landmarks): its verdict at this size is not validated; find a "
+                     "larger copy of the footage if one exists")
     unconfirmed = checks.unconfirmed() if checks is not None else []
     never = [u for u in unconfirmed if not u["confirmed"]]
     if never:

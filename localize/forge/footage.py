@@ -77,7 +77,10 @@ def track_landmarks(analyzer: FaceAnalyzer, frames: np.ndarray, *, detect_every:
     return np.array(best), np.stack([sm[i] for i in best]).astype(np.float64)
 
 
-def plausible(lms: np.ndarray, shape: tuple[int, ...], min_face: float = 64.0) -> bool:
+MIN_FACE_SPAN = 64.0  # px of landmark span: no forged face is smaller (analysis warns below it)
+
+
+def plausible(lms: np.ndarray, shape: tuple[int, ...], min_face: float = MIN_FACE_SPAN) -> bool:
     """Landmarks inside the frame and of a usable size (a face under 64 px is mush
     after warping and compression, and too small for any detector's crop)."""
     h, w = shape[:2]
