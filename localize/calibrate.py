@@ -138,7 +138,8 @@ def footage(paths: Sequence[str | Path], label: int) -> list[tuple[Path, int]]:
 
 def calibrate(model: str | Path, config: str | Path | None = None, out: str | Path | None = None, *,
               reals: Sequence[str | Path] = (), fakes: Sequence[str | Path] = (), frames: int = 32,
-              backend: str = "auto", target_fpr: float | None = None) -> dict[str, Any]:
+              backend: str = "auto", target_fpr: float | None = None,
+              overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Score videos with ``model`` as analysis does and refit its operating point; write the
     model (to ``out``, default in place) with the new calibration, the one from training kept
     as ``calibration_training_loop``. Returns the new calibration.
@@ -158,7 +159,7 @@ def calibrate(model: str | Path, config: str | Path | None = None, out: str | Pa
     from .video import is_image
 
     model = Path(model)
-    cfg = load_config(config) if config else None
+    cfg = load_config(config, overrides) if config else None
     if not model.exists():
         raise InputError(model, "model file not found")
     try:
@@ -245,6 +246,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "them; without --fakes the model's probability curve is kept")
     p.add_argument("--fakes", nargs="+", default=[], metavar="PATH",
                    help="known fake videos/photos: refit the probability curve too and measure the TPR")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a value of --config, as train.py --set (e.g. data.sources for your copy of a dataset)")
     p.add_argument("--out", help="write the calibrated model here (default: in place)")
     p.add_argument("--frames", type=int, default=32, help="frames per video, as `localize analyze --frames`")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
@@ -253,10 +256,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if args.overrides and not args.config:
+        raise InputError(Path(args.model), "--set changes a config: give --config too")
     if not args.config and not args.reals:
         raise InputError(Path(args.model), "nothing to calibrate on: give --config and/or --reals")
     cal = calibrate(args.model, args.config, args.out, reals=args.reals, fakes=args.fakes, frames=args.frames,
-                    backend=args.backend, target_fpr=args.target_fpr)
+                    backend=args.backend, target_fpr=args.target_fpr, overrides=args.overrides)
     print(json.dumps({k: cal.get(k) for k in ("threshold", "still_threshold", "a", "b", "val_fpr", "val_tpr",
                                               "small_sample", "note", "fitted_on")}))
     return 0

@@ -341,6 +341,18 @@ def test_calibrate_refits_the_operating_point_on_analysis_scores(forge_corpus, t
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     assert cli_main(["calibrate", str(tmp_path / "junk.pt"), "-c", str(cfg_path), "--out", str(tmp_path / "x.pt")]) == 2
     assert not (tmp_path / "x.pt").exists()
+    # a config whose sources are left to the user (configs/ffpp.yaml) gets them from --set
+    import json
+
+    empty = dict(cfg, data=dict(cfg["data"], sources=[]))
+    (tmp_path / "empty.yaml").write_text(yaml.safe_dump(empty))
+    assert cli_main(["calibrate", str(tmp_path / "m.pt"), "-c", str(tmp_path / "empty.yaml"), "--frames", "2",
+                     "--backend", "torch", "--out", str(tmp_path / "set.pt"),
+                     "--set", f"data.sources={json.dumps(cfg['data']['sources'])}"]) == 0
+    assert len(load_localizer(tmp_path / "set.pt").calibration["videos"]) == len(vals)
+    assert cli_main(["calibrate", str(tmp_path / "m.pt"), "--set", "data.frames_per_video=2",
+                     "--reals", str(tmp_path / "photos"), "--out", str(tmp_path / "y.pt")]) == 2  # --set needs -c
+    assert not (tmp_path / "y.pt").exists()
 
 
 def test_calibrate_on_an_analysts_own_footage(forge_corpus, tmp_path, capsys):
