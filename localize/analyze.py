@@ -630,7 +630,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                      f"face (track #{main_track.track_id}, {main_track.face_px:.0f} px, called real): it may be a "
                      "bystander in the background or at the edge of the frame, where real faces have scored as "
                      "fake; check it in the per-face table and the overlay before acting")
-    from .forge.footage import MIN_FACE_SPAN
+    from .faces import MIN_FACE_SPAN
 
     def small(t: TrackResult) -> bool:
         return float(np.median(track_span[t.track_id])) < MIN_FACE_SPAN

@@ -76,6 +76,11 @@ def plausible_faces(faces: Sequence[Face]) -> list[Face]:
     return kept
 
 
+# Smallest face the forge makes fakes of, in px of landmark span (forge.footage.plausible upscales
+# smaller clips first); analysis warns when a verdict rests on smaller faces.
+MIN_FACE_SPAN = 64.0
+
+
 def landmark_box(landmarks: np.ndarray) -> Box:
     """Face box from 68 landmarks, raised by a fifth of its height to take in the
     forehead (the landmarks stop at the brows, manipulations usually do not)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..faces import FaceAnalyzer, largest_track, smooth_landmarks, track_faces
+from ..faces import MIN_FACE_SPAN, FaceAnalyzer, largest_track, smooth_landmarks, track_faces
 
 
 class SourceSkipped(InputError):
@@ -75,9 +75,6 @@ def track_landmarks(analyzer: FaceAnalyzer, frames: np.ndarray, *, detect_every:
             start = k
     best = max(runs, key=len)
     return np.array(best), np.stack([sm[i] for i in best]).astype(np.float64)
-
-
-MIN_FACE_SPAN = 64.0  # px of landmark span: no forged face is smaller (analysis warns below it)
 
 
 def plausible(lms: np.ndarray, shape: tuple[int, ...], min_face: float = MIN_FACE_SPAN) -> bool:
