@@ -90,8 +90,11 @@ def plan(config: Path, runs: Path, name: str, note: str, *, folds: int, sources:
     steps = [Step("package", [python, train, "--package", *map(str, sum(members.values(), [])), str(cand), *src,
                               "--quiet"], cand, log, env=env)]
     for j in range(folds):
+        # a fold of one run keeps that run's own validation (its fold, out of fold) and calibration:
+        # `--package` validates again only an ensemble, so it takes no --set for one checkpoint
+        again = src if len(members[j]) > 1 else []
         steps.append(Step(f"package fold {j}", [python, train, "--package", *map(str, members[j]), str(per_fold[j]),
-                                                *src, "--quiet"], per_fold[j], log, env=env))
+                                                *again, "--quiet"], per_fold[j], log, env=env))
     steps.append(Step("calibrate out of fold", [python, "-m", "localize", "calibrate", str(cand), "-c", str(config),
                                                 "--out", str(cal)], cal, log, env=env))
     analyze = results / f"analyze_shared_{name}.json"

@@ -59,6 +59,17 @@ def test_plan_packages_every_fold_then_judges_before_any_held_out_figure(judge, 
     assert all(cal in s.argv for s in steps if s.name in ("shipping rule", "held-out figures"))
 
 
+def test_a_fold_of_one_run_is_packaged_as_it_is(judge, tmp_path):
+    """Seed 0 of each fold (F, the E5/G5/H5 fallbacks): `train.py --package` refuses --set for one
+    checkpoint, so a fold of one run is packaged without it (found by a dress rehearsal of H);
+    the whole candidate, several runs, still gets the config's videos back."""
+    steps = _plan(judge, tmp_path, _runs(tmp_path, 3, seeds=(0,)))
+    assert "--set" in steps[0].argv
+    for s in steps[1:4]:
+        assert s.name.startswith("package fold") and "--set" not in s.argv
+        assert sum(a.endswith("last.pt") for a in s.argv) == 1
+
+
 def test_a_fold_without_runs_is_refused(judge, tmp_path):
     runs = _runs(tmp_path, 2)
     with pytest.raises(ValueError, match="fold2"):
