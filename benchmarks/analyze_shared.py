@@ -67,6 +67,8 @@ def main() -> int:
                             "score_interval": (r.video.get("stability") or {}).get("score_interval"),
                             "frames_with_face": r.input["frames_with_face"],
                             "deciding_face": _deciding_face(r),
+                            "faces": [{"track": t.track_id, "main": t.main, "face_px": t.face_px,
+                                       "frames": t.n_frames, "score": t.score} for t in r.tracks],
                             # face-like tracks the second detector did not confirm (not judged)
                             "unconfirmed_tracks": [u["track_id"] for u in r.video.get("unconfirmed_faces", [])
                                                    if not u["confirmed"]],

@@ -75,7 +75,8 @@ def unfinished(paths: list[Path]) -> list[str]:
 
 
 def plan(config: Path, runs: Path, name: str, note: str, *, folds: int, sources: list, out_dir: Path,
-         model_dir: Path, results: Path, python: str = sys.executable, speed: bool = True) -> list[Step]:
+         model_dir: Path, results: Path, python: str = sys.executable, speed: bool = True,
+         extra_reals: tuple[str, ...] = ()) -> list[Step]:
     """The ordered steps (nothing is run here)."""
     members = find_runs(runs, folds)
     stem = runs.name
@@ -105,7 +106,8 @@ def plan(config: Path, runs: Path, name: str, note: str, *, folds: int, sources:
     for j in range(folds):
         steps.append(Step(f"analyze shared media, fold {j}", [
             python, str(bench / "analyze_shared.py"), "--model", str(per_fold[j]), "--note",
-            f"{note}, fold {j} runs (out of fold for its reals)", "--out", str(oof[j])], oof[j], log, env=env))
+            f"{note}, fold {j} runs (out of fold for its reals)", "--out", str(oof[j]),
+            *(["--extra-reals", *extra_reals] if extra_reals else [])], oof[j], log, env=env))
     verdict = results / f"shipping_rule_{name}.json"
     steps.append(Step("shipping rule", [python, str(bench / "shipping_rule.py"), "--model", str(cal), "--analyze",
                                         str(analyze), "--oof", *map(str, oof), "--out", str(verdict)],
@@ -186,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default=None, help="where the packaged models go (default: beside the runs)")
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--no-speed", action="store_true", help="leave out the speed benchmark")
+    ap.add_argument("--extra-reals", nargs="+", default=[], metavar="PATH",
+                    help="more real footage that each fold's analysis scores too, per face (a clip is out of fold "
+                         "in its own person's fold): for per-face reports a pre-registration promises; the rule "
+                         "does not read them")
     ap.add_argument("--dry-run", action="store_true", help="print the steps, run nothing")
     ap.add_argument("--allow-unfinished", action="store_true",
                     help="judge runs that stopped before their last epoch (no pre-registration here allows it)")
@@ -208,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         steps = plan(config, runs, args.name, args.note or args.name, folds=folds, sources=sources,
                      out_dir=results / args.name, model_dir=Path(args.models) if args.models else runs.parent,
-                     results=results, speed=not args.no_speed)
+                     results=results, speed=not args.no_speed, extra_reals=tuple(args.extra_reals))
         short = [] if args.allow_unfinished else unfinished(sum(find_runs(runs, folds).values(), []))
     except ValueError as e:
         print(f"judge_candidate: {e}", file=sys.stderr)

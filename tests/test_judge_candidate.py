@@ -70,6 +70,19 @@ def test_a_fold_of_one_run_is_packaged_as_it_is(judge, tmp_path):
         assert sum(a.endswith("last.pt") for a in s.argv) == 1
 
 
+def test_extra_reals_reach_every_fold_analysis_and_nothing_else(judge, tmp_path):
+    """Per-face reports of clips outside the shared data (a pre-registration's "reported, not
+    decided on"): each fold's analysis scores them; the candidate's own analysis and the rule do not."""
+    steps = judge.plan(Path("configs/c.yaml"), _runs(tmp_path, 2), "cand", "n", folds=2,
+                       sources=[{"path": "corpus", "kind": "pairs"}], out_dir=tmp_path / "r" / "cand",
+                       model_dir=tmp_path / "m", results=tmp_path / "r", extra_reals=("more", "clips"))
+    by = {s.name: s.argv for s in steps}
+    for j in (0, 1):
+        a = by[f"analyze shared media, fold {j}"]
+        assert a[a.index("--extra-reals") + 1:] == ["more", "clips"]
+    assert "--extra-reals" not in by["analyze shared media"] and "--extra-reals" not in by["shipping rule"]
+
+
 def test_a_fold_without_runs_is_refused(judge, tmp_path):
     runs = _runs(tmp_path, 2)
     with pytest.raises(ValueError, match="fold2"):
