@@ -624,8 +624,9 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                          f"a new real one like them scores above the highest with probability 1/{n + 1} = "
                          f"{1 / (n + 1):.0%}, unlike footage more often")
     fake_by = [t for t in tracks_out if t.fake and t.used_in_decision]
-    if decision == "fake" and main_track is not None and fake_by and not main_track.fake:
-        t = max(fake_by, key=lambda t: t.score)
+    decider = max(fake_by, key=lambda t: t.score) if decision == "fake" and fake_by else None
+    if decider is not None and main_track is not None and not main_track.fake:
+        t = decider
         warns.append(f"the face that decided (track #{t.track_id}, median {t.face_px:.0f} px) is not the video's main "
                      f"face (track #{main_track.track_id}, {main_track.face_px:.0f} px, called real): it may be a "
                      "bystander in the background or at the edge of the frame, where real faces have scored as "
@@ -636,8 +637,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         return float(np.median(track_span[t.track_id])) < MIN_FACE_SPAN
 
     judged = [t for t in tracks_out if t.used_in_decision]
-    if decision == "fake" and fake_by and small(max(fake_by, key=lambda t: t.score)):
-        t = max(fake_by, key=lambda t: t.score)
+    if decider is not None and small(decider):
+        t = decider
         warns.append(f"the face that decided (track #{t.track_id}, median {t.face_px:.0f} px) is smaller than any "
                      f"forged face the model was trained on ({MIN_FACE_SPAN:.0f} px of landmarks): upscaled to the "
                      "model's input it is mostly blur, which the model never saw as forged; do not act on this "

@@ -550,14 +550,25 @@ def test_faces_the_second_detector_does_not_confirm_are_not_judged(carphone, loc
     assert off.status == "ok" and off.video["unconfirmed_faces"] == []
 
 
-def test_detect_side_reaches_the_face_detector(carphone, ckpt, tmp_path, capsys):
+def test_detect_side_reaches_the_face_detector(carphone, ckpt, tmp_path, capsys, monkeypatch):
     """--detect-side (larger finds the small faces of group footage) is used and recorded; a scale
     too small to find any face is refused in one line before anything is written."""
+    import localize.faces as F
+
+    sides = []
+    real_init = F.FaceAnalyzer.__init__
+
+    def spy(self, *a, **kw):
+        sides.append(kw.get("detect_side"))
+        real_init(self, *a, **kw)
+
+    monkeypatch.setattr(F.FaceAnalyzer, "__init__", spy)
     out = tmp_path / "o"
     assert cli(["analyze", str(carphone), "--model", str(ckpt), "--out", str(out), "--frames", "3",
                 "--no-overlay", "--detect-side", "320"]) == 0
     r = json.loads((out / "carphone_pristine" / REPORT_JSON).read_text())
     assert r["options"]["detect_side"] == 320 and r["status"] == "ok"
+    assert sides == [320]  # the detector itself, not only the record
     assert cli(["analyze", str(carphone), "--model", str(ckpt), "--out", str(tmp_path / "x"),
                 "--detect-side", "100"]) != 0
     assert "--detect-side must be >= 160" in capsys.readouterr().err
