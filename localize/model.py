@@ -112,6 +112,22 @@ def load_encoder_weights(encoder, path: str | Path) -> None:
     encoder.load_state_dict({k: state[k] for k in own})
 
 
+def cut_encoder_weights(cfg: ModelConfig, dest: str | Path) -> int:
+    """Write only the tensors ``cfg``'s encoder has, from ``cfg.encoder_weights``, to ``dest``.
+    A shallow encoder (``encoder_depth`` < 5) uses a sliver of an ImageNet file (mobilenet_v2:
+    270 KB of 14 MB), and a GPU box can be sent only so much; the start it gives is the same
+    (checkpoints record it as ``encoder_init.tensors_sha256``). Returns the tensor count."""
+    import torch
+
+    if not cfg.encoder_weights:
+        raise ValueError("model.encoder_weights names no file to cut")
+    encoder = build_model(dataclasses.replace(cfg, members=1)).encoder  # loads and checks the file
+    state = {k: v.detach().clone() for k, v in encoder.state_dict().items()}
+    with atomic_path(dest) as tmp:
+        torch.save(state, tmp)
+    return len(state)
+
+
 def _drop_unused_stages(encoder, depth: int) -> None:
     """smp keeps every encoder block even when ``encoder_depth`` < 5; unused blocks would
     bloat the checkpoint and never get a gradient. Dropped for the encoders whose layout is

@@ -11,6 +11,8 @@
 #   4. runs/forge-people-reg-cf5                   (localize forge, 5 person folds: the sources below)
 #   5. with CONFIG and BUNDLE: that config's crop bundle (train.py --export-bundle, q90 by default),
 #      which scripts/train_seeds.sh trains from on a machine that has neither the videos nor dlib
+#   6. with CONFIG: .carry/device (KIT=... elsewhere), what the GPU box lacks beside the bundle: the
+#      encoder file cut to the stages used and the wheels its image has not (scripts/device_kit.sh)
 #
 #   scripts/prepare_cross_fit.sh [CONFIG BUNDLE [BUNDLE_QUALITY]]
 #   scripts/prepare_cross_fit.sh configs/xray-cf-pre.yaml .carry/bundle-pre
@@ -24,6 +26,7 @@ CONFIG=${1:-}
 BUNDLE=${2:-}
 QUALITY=${3:-90}
 SHARED=${SHARED:-../shared/data}
+KIT=${KIT:-.carry/device}
 [ -d "$SHARED/reals" ] || { echo "$SHARED: no shared data folder (set SHARED=...)" >&2; exit 2; }
 if [ -n "$CONFIG" ]; then
   [ -f "$CONFIG" ] || { echo "$CONFIG: no such config" >&2; exit 2; }
@@ -75,5 +78,7 @@ if [ -n "$CONFIG" ]; then
     step "crop bundle of $CONFIG -> $BUNDLE (quality $QUALITY)"
     python train.py -c "$CONFIG" --export-bundle "$BUNDLE" --bundle-quality "$QUALITY"
   fi
+  step "device kit $KIT"
+  "$here/device_kit.sh" "$CONFIG" "$KIT"
 fi
 step "done"

@@ -120,6 +120,26 @@ def test_encoder_weights_load_into_a_shallow_encoder(tmp_path):
     assert torch.equal(loaded.encoder.features[0][0].weight, state["features.0.0.weight"])
 
 
+def test_cut_encoder_weights_give_the_same_start(tmp_path):
+    """The cut file (what travels to a GPU box) starts the encoder exactly as the whole one."""
+    import torch
+
+    from localize.model import cut_encoder_weights
+
+    state = _full_encoder_state("mobilenet_v2")
+    torch.save(state, tmp_path / "imagenet.pth")
+    cfg = ModelConfig(encoder="mobilenet_v2", input_size=64, encoder_depth=3, decoder_channels=(32, 16, 8),
+                      encoder_weights=str(tmp_path / "imagenet.pth"))
+    n = cut_encoder_weights(cfg, tmp_path / "cut.pth")
+    cut = torch.load(tmp_path / "cut.pth", weights_only=True)
+    assert n == len(cut) < len(state) and "classifier.1.weight" not in cut
+    whole = build_model(cfg).encoder.state_dict()
+    again = build_model(dataclasses.replace(cfg, encoder_weights=str(tmp_path / "cut.pth"))).encoder.state_dict()
+    assert whole.keys() == again.keys() and all(torch.equal(whole[k], again[k]) for k in whole)
+    with pytest.raises(ValueError, match="no file"):
+        cut_encoder_weights(dataclasses.replace(cfg, encoder_weights=None), tmp_path / "none.pth")
+
+
 def test_encoder_weights_that_do_not_fit_are_refused(tmp_path):
     import torch
 

@@ -30,3 +30,10 @@ def test_prepare_cross_fit_refuses_bad_input(tmp_path, args, env, message):
     assert r.returncode == 2
     assert message in r.stderr
     assert not (tmp_path / "runs").exists()  # nothing fetched or written
+
+
+def test_device_kit_refuses_a_missing_config(tmp_path):
+    r = subprocess.run(["bash", str(ROOT / "scripts" / "device_kit.sh"), "configs/missing.yaml", "kit"],
+                       cwd=tmp_path, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 2 and "configs/missing.yaml: no such config" in r.stderr
+    assert not (tmp_path / "kit").exists() and not (tmp_path / "kit.part").exists()
