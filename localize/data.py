@@ -716,9 +716,15 @@ def load_bundle(path: str | Path, crop: CropParams, fold: tuple[int, int] | None
 
 
 # ---------------------------------------------------------------- augmentation
-def train_transform(strength: float = 1.0):
+DEFOCUS_SIGMA = (1.5, 4.0)  # crop pixels: a defocused 100 px face blurred by 3 px of the frame
+
+
+def train_transform(strength: float = 1.0, defocus: float = 0.0):
     """Photometric/compression augmentation (albumentations 2.x argument names) plus a
-    small geometric jitter that moves image and mask together (tracking jitter)."""
+    small geometric jitter that moves image and mask together (tracking jitter).
+    ``defocus``: probability of a strong blur (``DEFOCUS_SIGMA``) on any crop, real or fake,
+    before noise and compression, as a lens would. Real faces blurred that much (bystanders
+    out of focus, soft footage) scored like fakes out of fold; the usual blur is milder."""
     import albumentations as A
     import cv2
 
@@ -735,6 +741,7 @@ def train_transform(strength: float = 1.0):
             A.GaussianBlur(blur_limit=(3, 5), sigma_limit=(0.6, 1.6), p=1.0),
             A.Downscale(scale_range=(0.4, 0.9), p=1.0),
         ], p=0.3 * p),
+        A.GaussianBlur(blur_limit=0, sigma_limit=DEFOCUS_SIGMA, p=min(1.0, max(0.0, defocus))),
         A.GaussNoise(std_range=(0.01, 0.05), p=0.2 * p),
         A.ImageCompression(quality_range=(30, 100), p=0.5 * p),
     ])
@@ -749,6 +756,7 @@ def each_transform():
         "ColorJitter": A.ColorJitter(brightness=(0.8, 1.2), contrast=(0.8, 1.2), saturation=(0.8, 1.2),
                                      hue=(-0.03, 0.03), p=1.0),
         "GaussianBlur": A.GaussianBlur(blur_limit=(3, 5), sigma_limit=(0.6, 1.6), p=1.0),
+        "Defocus": A.GaussianBlur(blur_limit=0, sigma_limit=DEFOCUS_SIGMA, p=1.0),
         "Downscale": A.Downscale(scale_range=(0.4, 0.9), p=1.0),
         "GaussNoise": A.GaussNoise(std_range=(0.01, 0.05), p=1.0),
         "ImageCompression": A.ImageCompression(quality_range=(30, 100), p=1.0),
@@ -789,12 +797,12 @@ class CropDataset:
     """
 
     def __init__(self, sets: Sequence[CropSet], spec: SampleSpec, *, train: bool, seed: int = 0,
-                 augment: float = 1.0):
+                 augment: float = 1.0, defocus: float = 0.0):
         self.sets = list(sets)
         self.spec = spec
         self.train = train
         self.seed = seed
-        self.transform = train_transform(augment) if train else None
+        self.transform = train_transform(augment, defocus) if train else None
         self.real = [(si, j) for si, s in enumerate(self.sets) if s.source.label == 0 for j in range(len(s.images))]
         self.fake = [(si, j) for si, s in enumerate(self.sets) if s.source.label == 1 for j in range(len(s.images))]
         self.partner = self._partners() if spec.paired else {}

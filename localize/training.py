@@ -56,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
         "paired": False,          # (real, fake) pairs of the same frame in every batch (needs an even batch)
         "target": "mask",         # what the U-Net segments: mask (forged pixels) or xray (blending boundary)
         "augment": 1.0,           # augmentation strength (0: off)
+        "defocus": 0.0,           # probability of a strong blur on any training crop, real or fake (data.train_transform)
         "other_faces": False,     # also crop every other face of real videos as real (data.with_other_faces)
         "num_workers": 2,
     },
@@ -387,7 +388,7 @@ _NOT_RECIPE = {"data": {"sources", "exclude", "bundle", "cache_dir", "num_worker
 
 # settings added after model ids carried a recipe hash, left out at their default so the
 # recipes (and ids) of earlier runs stay what they were
-_ADDED_LATER = {"data": {"other_faces": False}}
+_ADDED_LATER = {"data": {"other_faces": False, "defocus": 0.0}}
 
 
 def recipe_hash(cfg: dict, encoder_init: dict | None = None) -> str:
@@ -523,7 +524,8 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
         raise InputError(None, f"data.paired needs an even train.batch_size (got {bs})")
     if int(tc["steps_per_epoch"]):
         spec.length = int(tc["steps_per_epoch"]) * bs * d.world
-    train_ds = D.CropDataset(train_sets, spec, train=True, seed=seed, augment=float(dc["augment"]))
+    train_ds = D.CropDataset(train_sets, spec, train=True, seed=seed, augment=float(dc["augment"]),
+                             defocus=float(dc["defocus"]))
     val_ds = _val_dataset(val_sets, cfg)
     baseline = D.mean_fake_mask(train_sets, spec, seed)
     sampler = D.EpochSampler(train_ds, num_replicas=d.world, rank=d.rank, seed=seed)

@@ -5,6 +5,7 @@ import json
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -306,7 +307,8 @@ def test_each_augmentation_changes_pixels(carphone, face_analyzer):
         warnings.simplefilter("error")
         transforms = D.each_transform()
         D.train_transform(1.0)
-    assert set(transforms) == {"HorizontalFlip", "ColorJitter", "GaussianBlur", "Downscale", "GaussNoise",
+        D.train_transform(1.0, defocus=0.5)
+    assert set(transforms) == {"HorizontalFlip", "ColorJitter", "GaussianBlur", "Defocus", "Downscale", "GaussNoise",
                                "ImageCompression"}
     for name, t in transforms.items():
         t.set_random_seed(0)
@@ -318,6 +320,9 @@ def test_each_augmentation_changes_pixels(carphone, face_analyzer):
     lo = ImageCompression(quality_range=(30, 30), p=1)(image=img)["image"]
     hi = ImageCompression(quality_range=(100, 100), p=1)(image=img)["image"]
     assert np.abs(lo.astype(int) - img).mean() > 2 * np.abs(hi.astype(int) - img).mean()
+    # defocus blurs much more than the usual blur (it is what real bystanders out of focus look like)
+    sharp = lambda x: cv2.Laplacian(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var()
+    assert sharp(transforms["Defocus"](image=img)["image"]) < 0.5 * sharp(transforms["GaussianBlur"](image=img)["image"])
     # the geometric part moves image and mask together
     full = D.train_transform(1.0)
     full.set_random_seed(1)
