@@ -56,7 +56,8 @@ DEFAULTS: dict[str, Any] = {
         "paired": False,          # (real, fake) pairs of the same frame in every batch (needs an even batch)
         "target": "mask",         # what the U-Net segments: mask (forged pixels) or xray (blending boundary)
         "augment": 1.0,           # augmentation strength (0: off)
-        "defocus": 0.0,           # probability of a strong blur on any training crop, real or fake (data.train_transform)
+        "defocus": 0.0,           # probability of a strong blur on any training crop, real or fake
+                                  # (data.train_transform; only with augment > 0)
         "other_faces": False,     # also crop every other face of real videos as real (data.with_other_faces)
         "num_workers": 2,
     },
