@@ -238,9 +238,6 @@ class FaceVerifier:
                 best = max(best, float(d.confidence))
         return best
 
-    def is_face(self, image: np.ndarray, box: Box) -> bool:
-        return self.confidence(image, box) >= self.min_confidence
-
 
 @dataclass
 class Track:
