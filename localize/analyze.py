@@ -66,6 +66,9 @@ class AnalyzeOptions:
     detect_every: int | None = None  # None: 1 for sparse samples, 5 when frames are consecutive
     detect_side: int = 640  # faces are detected on a copy scaled to this long side
     detect_retry_side: int = 1280  # nothing found: look again at this scale (small faces; 0 = off)
+    # frames checked before pass 1 for faces the detect_side copy misses (group footage):
+    # if some are found, the whole video is detected at a larger scale (_choose_detect_side)
+    survey_frames: int = 3
     batch_size: int = 16
     overlay: bool = True
     overlay_max_side: int = 1280
@@ -241,6 +244,71 @@ class _RetryDetector:
 
     def landmarks(self, image: np.ndarray, box):
         return self.analyzer.landmarks(image, box)
+
+
+# HOG finds faces from about 80 px of the copy it runs on (dlib's window); aim a little above it
+SURVEY_FACE_PX = 96
+
+
+@dataclass
+class DetectScale:
+    """The scale faces are detected at for one input and why (the report's ``detection``)."""
+
+    side: int  # long side of the copy faces are detected on
+    surveyed: list[int] = field(default_factory=list)  # frames looked at twice
+    missed: list[dict[str, Any]] = field(default_factory=list)  # faces only the larger scale found
+    reason: str = ""
+
+
+def survey_picks(indices: Sequence[int], n: int) -> list[int]:
+    """``n`` of the sampled frames, each the middle one of its share of them (not the first
+    frames alone: a group shot may come late)."""
+    n = min(n, len(indices))
+    return sorted({int(indices[int((k + 0.5) * len(indices) / n)]) for k in range(n)})
+
+
+def _choose_detect_side(path: Path, long_side: int, indices: Sequence[int], analyzer, opts: AnalyzeOptions,
+                        verifier=None) -> DetectScale:
+    """Detect a few spread frames at ``detect_side`` and at ``detect_retry_side``; if the larger
+    scale finds a face the smaller one misses (a face under ~80 px of the small copy: the people
+    of group footage, a face far from a 1080p camera), the whole video is detected at the
+    smallest side that brings the smallest such face to ``SURVEY_FACE_PX``. "All faces are
+    analysed" then holds for such footage, at the cost of a larger detection only where needed.
+    A missed face must be one HOG is sure of (score >= 0) and, with ``verifier``, that MMOD confirms."""
+    from .faces import box_iou
+    from .video import iter_frames
+
+    base = opts.detect_side  # a smaller input is scaled up to it, as HOG needs (carphone's 54 px face)
+    top = min(max(opts.detect_retry_side, base), long_side)
+    if not opts.survey_frames or not indices or top <= base * 1.1:
+        return DetectScale(side=base, reason="no survey" if not opts.survey_frames else
+                           "the input is no larger than the detection scale")
+    picks = survey_picks(indices, opts.survey_frames)
+    out = DetectScale(side=base, surveyed=picks)
+    saved = analyzer.detect_side
+    try:
+        for idx, img in iter_frames(path, picks):
+            analyzer.detect_side = base
+            small = analyzer.detect(img, landmarks=False)
+            analyzer.detect_side = top
+            for f in analyzer.detect(img, landmarks=False):
+                if f.score < 0 or any(box_iou(f.box, g.box) > 0.3 for g in small):
+                    continue
+                if verifier is not None and verifier.confidence(img, f.box) < verifier.min_confidence:
+                    continue
+                out.missed.append({"frame": int(idx), "box": [round(float(v), 1) for v in f.box],
+                                   "px": round(float(f.size), 1)})
+    finally:
+        analyzer.detect_side = saved
+    if not out.missed:
+        out.reason = f"no face missed at {base} px in {len(picks)} surveyed frames"
+        return out
+    smallest = min(m["px"] for m in out.missed)
+    need = int(math.ceil(long_side * SURVEY_FACE_PX / max(smallest, 1.0) / 32.0) * 32)
+    out.side = int(min(top, max(base, need)))
+    out.reason = (f"{len(out.missed)} face(s) of {smallest:.0f} px and more found only at {top} px "
+                  f"in {len(picks)} surveyed frames")
+    return out
 
 
 class _TrackCheck:
@@ -421,11 +489,14 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     if analyzer is None:
         with timer("faces"):
             analyzer = FaceAnalyzer(detect_side=opts.detect_side)
-    detector = _RetryDetector(analyzer, opts.detect_retry_side)
     checks = None
     if opts.verify_faces:
         with timer("faces"):
             checks = _TrackCheck(analyzer.verifier(), opts.verify_attempts)
+    with timer("faces"):  # (its few decoded frames count here too)
+        detection = _choose_detect_side(path, max(info.width, info.height), indices, analyzer, opts,
+                                        checks.verifier if checks else None)
+    detector = _RetryDetector(analyzer, opts.detect_retry_side)
     steps = np.diff(indices) if len(indices) > 1 else np.array([1])
     detect_every = opts.detect_every or (5 if float(np.median(steps)) <= 2 else 1)
 
@@ -460,11 +531,15 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
 
     # Pass 1: decode the chosen frames, detect and track faces.
     t0, c0, d0, dc0 = time.perf_counter(), time.process_time(), timer.t["decode"], timer.cpu["decode"]
-    if sparse:
-        faces_at = _windowed_faces(detector, timed_frames(True), windows, opts.smooth_window)
-    else:
-        tracks = track_faces(detector, timed_frames(True), detect_every=detect_every, landmarks=True)
-        faces_at = _face_crops(tracks, opts.smooth_window)
+    saved_side, analyzer.detect_side = analyzer.detect_side, detection.side
+    try:
+        if sparse:
+            faces_at = _windowed_faces(detector, timed_frames(True), windows, opts.smooth_window)
+        else:
+            tracks = track_faces(detector, timed_frames(True), detect_every=detect_every, landmarks=True)
+            faces_at = _face_crops(tracks, opts.smooth_window)
+    finally:
+        analyzer.detect_side = saved_side  # a shared analyzer (the CLI's, a server worker's) keeps its own
     timer.add("faces", time.perf_counter() - t0 - (timer.t["decode"] - d0),
               time.process_time() - c0 - (timer.cpu["decode"] - dc0))
 
@@ -733,7 +808,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                            "frames (decision.decision_stability); marginal when it straddles the threshold",
               "crop": "crop_box(landmark_box(68 landmarks averaged over a window of smooth_window frames), 1.3), "
                       "square, resized to input_size (the training crop rule, localize.data)"},
-        options=dataclasses.asdict(opts) | {"detect_every_used": detect_every},
+        options=dataclasses.asdict(opts) | {"detect_every_used": detect_every, "detection": dataclasses.asdict(detection)},
         frames=frames_out,
         tracks=tracks_out,
         overlay={"file": OVERLAY_MP4 if opts.overlay else None, "fps": round(overlay_fps, 6),
@@ -873,8 +948,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detect-every", type=int, default=None, metavar="K",
                    help="run the face detector every K analysed frames, track in between (default: auto)")
     p.add_argument("--detect-side", type=int, default=640, metavar="PX",
-                   help="detect faces on a copy scaled to this long side (default 640; 960 or 1280 find the small "
-                        "faces of group footage, at about 1.2 s more per 32 frames of 720p)")
+                   help="detect faces on a copy scaled to this long side (default 640); a larger scale is chosen "
+                        "for the whole input when the survey finds faces this one misses (--survey-frames)")
+    p.add_argument("--survey-frames", type=int, default=3, metavar="N",
+                   help="before analysis, detect N spread frames at 640 px and at up to 1280 px; if the larger "
+                        "scale finds faces the smaller misses (group footage), detect the input at a scale that "
+                        "finds them (default 3; 0 = off)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores)")
     p.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4 (faster)")
@@ -931,6 +1010,9 @@ def _options(args) -> AnalyzeOptions:
     if args.detect_side < 160:
         raise InputError(None, "--detect-side must be >= 160")
     o.detect_side = args.detect_side
+    if args.survey_frames < 0:
+        raise InputError(None, "--survey-frames must be >= 0")
+    o.survey_frames = args.survey_frames
     o.batch_size = max(1, args.batch_size)
     o.overlay = not args.no_overlay
     o.verify_faces = not args.no_verify_faces
@@ -956,6 +1038,9 @@ def _read_labels(path: Path) -> dict[str, int]:
     return labels
 
 
+_DERIVED_OPTIONS = ("detect_every_used", "detection")  # what analysis chose, recorded beside the options
+
+
 def _resumable(folder: Path, src: Path, loc, opts: AnalyzeOptions) -> dict | None:
     rp = folder / REPORT_JSON
     if not rp.exists() or not src.is_file():
@@ -963,7 +1048,7 @@ def _resumable(folder: Path, src: Path, loc, opts: AnalyzeOptions) -> dict | Non
     try:
         old = json.loads(rp.read_text(encoding="utf-8"))
         same = (old["input"]["sha256"] == sha256_file(src) and old["model"]["sha256"] == loc.sha256 and
-                {k: v for k, v in old["options"].items() if k != "detect_every_used"} == dataclasses.asdict(opts))
+                {k: v for k, v in old["options"].items() if k not in _DERIVED_OPTIONS} == dataclasses.asdict(opts))
         return old if same else None
     except (ValueError, KeyError, OSError):
         return None

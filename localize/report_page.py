@@ -107,6 +107,10 @@ def render_report(r: dict[str, Any]) -> str:
                        f"<td>{_num(t.get('score'), 4)}</td><td>{_e(verdict(t))}</td></tr>" for t in tracks)
         parts.append(f"<h2 class='small'>Faces</h2><table class='small'><tr><th>track</th><th>face</th><th>frames</th>"
                      f"<th>score</th><th>verdict</th></tr>{rows}</table>")
+    det = (r.get("options") or {}).get("detection") or {}
+    if det.get("missed"):
+        parts.append(f"<p class='small muted'>Faces were detected at {_e(det.get('side'))} px (long side), not "
+                     f"{_e(r['options'].get('detect_side'))} px: {_e(det.get('reason', ''))}.</p>")
     meta = inp.get("metadata") or {}
     tags = {**(meta.get("tags") or {}), **(meta.get("stream_tags") or {})}
     enc = tags.get("encoder") or tags.get("ENCODER") or ""

@@ -575,6 +575,84 @@ def test_detect_side_reaches_the_face_detector(carphone, ckpt, tmp_path, capsys,
     assert not (tmp_path / "x").exists()
 
 
+def _group_photo(path: Path) -> Path:
+    """1280x720: one face of ~210 px and one of ~87 px. At the default 640 px detection copy the
+    small face is ~43 px, under what HOG finds; at 1280 px both are found."""
+    import cv2
+
+    from localize.media import astronaut_image
+    from localize.video import write_image
+
+    a = astronaut_image()[20:260, 100:340]  # the face, ~100 px, with some margin
+    canvas = np.full((720, 1280, 3), 90, np.uint8)
+    canvas[96:624, 60:588] = cv2.resize(a, (528, 528), interpolation=cv2.INTER_CUBIC)
+    canvas[250:466, 900:1116] = cv2.resize(a, (216, 216), interpolation=cv2.INTER_AREA)
+    write_image(path, canvas)
+    return path
+
+
+def test_a_survey_finds_the_small_faces_of_group_footage(loc, face_analyzer, tmp_path):
+    """With the survey on (the default), the face the 640 px copy misses is found and judged: the
+    input is detected at a larger scale, recorded with the face that made it so; with it off only
+    the large face is judged. The shared analyzer keeps its own scale afterwards."""
+    img = _group_photo(tmp_path / "group.png")
+    before = face_analyzer.detect_side
+    rep = analyze_path(img, tmp_path / "a", localizer=loc, analyzer=face_analyzer,
+                       options=AnalyzeOptions(overlay=False))
+    det = rep.options["detection"]
+    assert det["side"] > 640 and det["surveyed"] == [0]
+    assert len(det["missed"]) == 1 and 70 < det["missed"][0]["px"] < 110 and det["missed"][0]["box"][0] > 900
+    assert len(rep.tracks) == 2 and len(rep.frames[0].faces) == 2
+    assert face_analyzer.detect_side == before
+    assert "Faces were detected at 1280 px" in (tmp_path / "a" / "report.html").read_text()
+    off = analyze_path(img, tmp_path / "b", localizer=loc, analyzer=face_analyzer,
+                       options=AnalyzeOptions(overlay=False, survey_frames=0))
+    assert off.options["detection"]["side"] == 640 and off.options["detection"]["surveyed"] == []
+    assert len(off.tracks) == 1 and off.tracks[0].face_px > 150
+
+
+def test_a_survey_of_one_face_footage_keeps_the_fast_scale(carphone_report):
+    """A single face the small copy finds (and an input no larger than it) changes nothing: the
+    survey costs a few detections, never a slower analysis."""
+    rep, _ = carphone_report
+    det = rep.options["detection"]
+    assert det["side"] == 640 and det["missed"] == [] and "no larger than" in det["reason"]
+
+
+def test_survey_frames_are_spread_and_their_scale_bounded(face_analyzer, tmp_path):
+    """Frames surveyed are spread over the sampled ones; the scale chosen brings the smallest missed
+    face to SURVEY_FACE_PX, never above detect_retry_side nor the input's own size."""
+    from localize import analyze as A
+
+    class Fake:
+        detect_side = 640
+
+        def __init__(self, small_px):
+            self.small_px = small_px
+            self.seen = []
+
+        def detect(self, img, landmarks=False):
+            from localize.faces import Face
+
+            self.seen.append(self.detect_side)
+            faces = [Face(box=(0, 0, 300, 300), score=1.0)]
+            if self.detect_side > 640:
+                faces.append(Face(box=(500, 500, 500 + self.small_px, 500 + self.small_px), score=0.5))
+            return faces
+
+    assert A.survey_picks(list(range(0, 320, 10)), 3) == [50, 160, 260]
+    assert A.survey_picks([4, 9], 3) == [4, 9] and A.survey_picks([7], 3) == [7]
+    img = _group_photo(tmp_path / "g.png")
+    opts = AnalyzeOptions(survey_frames=3)
+    fake = Fake(small_px=60)
+    d = A._choose_detect_side(img, 1920, [0], fake, opts)
+    assert d.surveyed == [0] and fake.seen == [640, 1280] and d.side == 1280  # 1920*96/60 > 1280: capped
+    d = A._choose_detect_side(img, 1920, [0], Fake(small_px=200), opts)
+    assert d.side == 928  # ceil(1920*96/200 / 32) * 32
+    assert A._choose_detect_side(img, 600, [0], Fake(60), opts).reason.startswith("the input is no larger")
+    assert A._choose_detect_side(img, 1920, [0], Fake(60), AnalyzeOptions(survey_frames=0)).side == 640
+
+
 def test_faces_smaller_than_any_forged_face_are_warned_of(carphone_report):
     """carphone is 176x144: its face spans about 54 px of landmarks, under the forge's 64 px minimum
     (forged training faces are never smaller), so whichever verdict comes, the report says it is not
