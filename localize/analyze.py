@@ -66,8 +66,8 @@ class AnalyzeOptions:
     detect_every: int | None = None  # None: 1 for sparse samples, 5 when frames are consecutive
     detect_side: int = 640  # faces are detected on a copy scaled to this long side
     detect_retry_side: int = 1280  # nothing found: look again at this scale (small faces; 0 = off)
-    # frames checked before pass 1 for faces the detect_side copy misses (group footage):
-    # if some are found, the whole video is detected at a larger scale (_choose_detect_side)
+    # sampled frames also detected at detect_retry_side for faces the detect_side copy misses
+    # (group footage): if one is found, the whole input is detected at a larger scale (_surveyed)
     survey_frames: int = 3
     batch_size: int = 16
     overlay: bool = True
@@ -252,12 +252,16 @@ SURVEY_FACE_PX = 96
 
 @dataclass
 class DetectScale:
-    """The scale faces are detected at for one input and why (the report's ``detection``)."""
+    """The scale faces are detected at for one input and why (the report's ``options.detection``)."""
 
     side: int  # long side of the copy faces are detected on
-    surveyed: list[int] = field(default_factory=list)  # frames looked at twice
+    surveyed: list[int] = field(default_factory=list)  # frames also detected at the larger scale
     missed: list[dict[str, Any]] = field(default_factory=list)  # faces only the larger scale found
     reason: str = ""
+
+
+class _Rescale(Exception):
+    """Pass 1 met a surveyed frame with a face its detection scale misses: start it again larger."""
 
 
 def survey_picks(indices: Sequence[int], n: int) -> list[int]:
@@ -267,48 +271,59 @@ def survey_picks(indices: Sequence[int], n: int) -> list[int]:
     return sorted({int(indices[int((k + 0.5) * len(indices) / n)]) for k in range(n)})
 
 
-def _choose_detect_side(path: Path, long_side: int, indices: Sequence[int], analyzer, opts: AnalyzeOptions,
-                        verifier=None) -> DetectScale:
-    """Detect a few spread frames at ``detect_side`` and at ``detect_retry_side``; if the larger
-    scale finds a face the smaller one misses (a face under ~80 px of the small copy: the people
-    of group footage, a face far from a 1080p camera), the whole video is detected at the
-    smallest side that brings the smallest such face to ``SURVEY_FACE_PX``. "All faces are
-    analysed" then holds for such footage, at the cost of a larger detection only where needed.
-    A missed face must be one HOG is sure of (score >= 0) and, with ``verifier``, that MMOD confirms."""
-    from .faces import box_iou
-    from .video import iter_frames
+def survey_top(long_side: int, opts: AnalyzeOptions) -> int:
+    """The larger scale of the survey: ``detect_retry_side``, never above the input's own size;
+    not above ``detect_side`` (no survey) when the input is no larger than that."""
+    top = min(max(opts.detect_retry_side, opts.detect_side), long_side)
+    return top if opts.survey_frames and top > opts.detect_side * 1.1 else opts.detect_side
 
-    base = opts.detect_side  # a smaller input is scaled up to it, as HOG needs (carphone's 54 px face)
-    top = min(max(opts.detect_retry_side, base), long_side)
-    if not opts.survey_frames or not indices or top <= base * 1.1:
-        return DetectScale(side=base, reason="no survey" if not opts.survey_frames else
-                           "the input is no larger than the detection scale")
-    picks = survey_picks(indices, opts.survey_frames)
-    out = DetectScale(side=base, surveyed=picks)
+
+def missed_faces(image: np.ndarray, analyzer, base: int, top: int, verifier=None) -> list:
+    """Faces found at ``top`` px and not at ``base`` px (a face under ~80 px of the small copy:
+    the people of group footage, a face far from a 1080p camera). Only faces HOG is sure of
+    (score >= 0) and, with ``verifier``, that MMOD confirms: a stray box costs a slower analysis."""
+    from .faces import box_iou
+
     saved = analyzer.detect_side
     try:
-        for idx, img in iter_frames(path, picks):
-            analyzer.detect_side = base
-            small = analyzer.detect(img, landmarks=False)
-            analyzer.detect_side = top
-            for f in analyzer.detect(img, landmarks=False):
-                if f.score < 0 or any(box_iou(f.box, g.box) > 0.3 for g in small):
-                    continue
-                if verifier is not None and verifier.confidence(img, f.box) < verifier.min_confidence:
-                    continue
-                out.missed.append({"frame": int(idx), "box": [round(float(v), 1) for v in f.box],
-                                   "px": round(float(f.size), 1)})
+        analyzer.detect_side = base
+        small = analyzer.detect(image, landmarks=False)
+        analyzer.detect_side = top
+        large = analyzer.detect(image, landmarks=False)
     finally:
         analyzer.detect_side = saved
-    if not out.missed:
-        out.reason = f"no face missed at {base} px in {len(picks)} surveyed frames"
-        return out
-    smallest = min(m["px"] for m in out.missed)
-    need = int(math.ceil(long_side * SURVEY_FACE_PX / max(smallest, 1.0) / 32.0) * 32)
-    out.side = int(min(top, max(base, need)))
-    out.reason = (f"{len(out.missed)} face(s) of {smallest:.0f} px and more found only at {top} px "
-                  f"in {len(picks)} surveyed frames")
-    return out
+    return [f for f in large if f.score >= 0 and not any(box_iou(f.box, g.box) > 0.3 for g in small)
+            and (verifier is None or verifier.confidence(image, f.box) >= verifier.min_confidence)]
+
+
+def rescaled_side(long_side: int, smallest_px: float, base: int, top: int) -> int:
+    """The smallest detection side (a multiple of 32) that brings a face of ``smallest_px`` frame
+    pixels to ``SURVEY_FACE_PX``, at least 1.5 x ``base`` (a face missed although big enough was
+    missed for its pose or light, which a finer copy helps with) and at most ``top``."""
+    need = max(long_side * SURVEY_FACE_PX / max(smallest_px, 1.0), base * 1.5)
+    return int(min(top, math.ceil(need / 32.0) * 32))
+
+
+def _surveyed(frames: Iterator[tuple[int, np.ndarray]], picks: set[int], analyzer, detection: DetectScale,
+              base: int, top: int, long_side: int, verifier=None) -> Iterator[tuple[int, np.ndarray]]:
+    """Pass 1's frames, unchanged; each of ``picks`` is also detected at ``top`` px on its way. At
+    the first face ``base`` px misses, ``detection`` is set to a side that finds it and
+    :class:`_Rescale` stops the pass, which then runs again at that side. One-face footage pays
+    for three larger detections, group footage for a second pass 1."""
+    for idx, img in frames:
+        if idx in picks:
+            detection.surveyed.append(int(idx))
+            found = missed_faces(img, analyzer, base, top, verifier)
+            if found:
+                detection.missed = [{"frame": int(idx), "box": [round(float(v), 1) for v in f.box],
+                                     "px": round(float(f.size), 1)} for f in found]
+                smallest = min(m["px"] for m in detection.missed)
+                detection.side = rescaled_side(long_side, smallest, base, top)
+                detection.reason = (f"{len(found)} face(s) of {smallest:.0f} px and more in frame {idx} were found "
+                                    f"only at {top} px")
+                raise _Rescale
+        yield idx, img
+    detection.reason = f"no face missed at {base} px in {len(detection.surveyed)} surveyed frames"
 
 
 class _TrackCheck:
@@ -493,9 +508,10 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     if opts.verify_faces:
         with timer("faces"):
             checks = _TrackCheck(analyzer.verifier(), opts.verify_attempts)
-    with timer("faces"):  # (its few decoded frames count here too)
-        detection = _choose_detect_side(path, max(info.width, info.height), indices, analyzer, opts,
-                                        checks.verifier if checks else None)
+    long_side = max(info.width, info.height)
+    top = survey_top(long_side, opts)
+    detection = DetectScale(side=opts.detect_side, reason="no survey" if not opts.survey_frames else
+                            "" if top > opts.detect_side else "the input is no larger than the detection scale")
     detector = _RetryDetector(analyzer, opts.detect_retry_side)
     steps = np.diff(indices) if len(indices) > 1 else np.array([1])
     detect_every = opts.detect_every or (5 if float(np.median(steps)) <= 2 else 1)
@@ -531,13 +547,25 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
 
     # Pass 1: decode the chosen frames, detect and track faces.
     t0, c0, d0, dc0 = time.perf_counter(), time.process_time(), timer.t["decode"], timer.cpu["decode"]
-    saved_side, analyzer.detect_side = analyzer.detect_side, detection.side
+    saved_side = analyzer.detect_side
+    picks = set(survey_picks(indices, opts.survey_frames)) if top > opts.detect_side else set()
     try:
-        if sparse:
-            faces_at = _windowed_faces(detector, timed_frames(True), windows, opts.smooth_window)
-        else:
-            tracks = track_faces(detector, timed_frames(True), detect_every=detect_every, landmarks=True)
-            faces_at = _face_crops(tracks, opts.smooth_window)
+        while True:
+            analyzer.detect_side = detection.side
+            frames = timed_frames(True)
+            if picks and not detection.missed:  # surveyed once; after a rescale pass 1 runs plain
+                frames = _surveyed(frames, picks, analyzer, detection, opts.detect_side, top, long_side,
+                                   checks.verifier if checks else None)
+            try:
+                if sparse:
+                    faces_at = _windowed_faces(detector, frames, windows, opts.smooth_window)
+                else:
+                    tracks = track_faces(detector, frames, detect_every=detect_every, landmarks=True)
+                    faces_at = _face_crops(tracks, opts.smooth_window)
+                break
+            except _Rescale:
+                decoded.clear()
+                kept.clear()
     finally:
         analyzer.detect_side = saved_side  # a shared analyzer (the CLI's, a server worker's) keeps its own
     timer.add("faces", time.perf_counter() - t0 - (timer.t["decode"] - d0),

@@ -619,38 +619,60 @@ def test_a_survey_of_one_face_footage_keeps_the_fast_scale(carphone_report):
     assert det["side"] == 640 and det["missed"] == [] and "no larger than" in det["reason"]
 
 
-def test_survey_frames_are_spread_and_their_scale_bounded(face_analyzer, tmp_path):
-    """Frames surveyed are spread over the sampled ones; the scale chosen brings the smallest missed
-    face to SURVEY_FACE_PX, never above detect_retry_side nor the input's own size."""
+def test_survey_frames_are_spread_and_the_scale_bounded(face_analyzer, tmp_path):
+    """Frames surveyed are spread over the sampled ones; a missed face must be one the larger scale
+    is sure of; the scale chosen brings the smallest missed face to SURVEY_FACE_PX, at least 1.5 x
+    the base and never above detect_retry_side nor the input's own size."""
     from localize import analyze as A
+    from localize.faces import Face
+
+    assert A.survey_picks(list(range(0, 320, 10)), 3) == [50, 160, 260]
+    assert A.survey_picks([4, 9], 3) == [4, 9] and A.survey_picks([7], 3) == [7]
 
     class Fake:
         detect_side = 640
 
-        def __init__(self, small_px):
-            self.small_px = small_px
-            self.seen = []
+        def __init__(self, small_px, score=0.5):
+            self.small_px, self.score, self.seen = small_px, score, []
 
         def detect(self, img, landmarks=False):
-            from localize.faces import Face
-
             self.seen.append(self.detect_side)
             faces = [Face(box=(0, 0, 300, 300), score=1.0)]
             if self.detect_side > 640:
-                faces.append(Face(box=(500, 500, 500 + self.small_px, 500 + self.small_px), score=0.5))
+                faces.append(Face(box=(500, 500, 500 + self.small_px, 500 + self.small_px), score=self.score))
             return faces
 
-    assert A.survey_picks(list(range(0, 320, 10)), 3) == [50, 160, 260]
-    assert A.survey_picks([4, 9], 3) == [4, 9] and A.survey_picks([7], 3) == [7]
-    img = _group_photo(tmp_path / "g.png")
-    opts = AnalyzeOptions(survey_frames=3)
-    fake = Fake(small_px=60)
-    d = A._choose_detect_side(img, 1920, [0], fake, opts)
-    assert d.surveyed == [0] and fake.seen == [640, 1280] and d.side == 1280  # 1920*96/60 > 1280: capped
-    d = A._choose_detect_side(img, 1920, [0], Fake(small_px=200), opts)
-    assert d.side == 928  # ceil(1920*96/200 / 32) * 32
-    assert A._choose_detect_side(img, 600, [0], Fake(60), opts).reason.startswith("the input is no larger")
-    assert A._choose_detect_side(img, 1920, [0], Fake(60), AnalyzeOptions(survey_frames=0)).side == 640
+    img = np.zeros((8, 8, 3), np.uint8)
+    fake = Fake(60)
+    got = A.missed_faces(img, fake, 640, 1280)
+    assert fake.seen == [640, 1280] and fake.detect_side == 640 and len(got) == 1
+    assert A.missed_faces(img, Fake(60, score=-0.1), 640, 1280) == []  # an unsure box costs no rescale
+    assert A.missed_faces(img, Fake(60), 640, 1280, _Verifier(0.1)) == []  # nor one MMOD does not confirm
+    assert A.rescaled_side(1920, 60, 640, 1280) == 1280  # 1920 * 96 / 60 = 3072: capped
+    assert A.rescaled_side(1920, 160, 640, 1280) == 1152  # ceil(1920 * 96 / 160 / 32) * 32
+    assert A.rescaled_side(1280, 300, 640, 1280) == 960  # big enough yet missed: 1.5 x the base
+    assert A.survey_top(1920, AnalyzeOptions()) == 1280
+    assert A.survey_top(700, AnalyzeOptions()) == 640  # no larger than the base: no survey
+    assert A.survey_top(1920, AnalyzeOptions(survey_frames=0)) == 640
+
+
+def test_a_survey_restarts_pass_one_at_the_scale_that_finds_the_face(tmp_path, loc, face_analyzer):
+    """In a video the survey stops pass 1 at the frame with the missed face and runs it again at
+    the larger scale, once: the small face is then tracked through the video."""
+    import cv2
+
+    from localize.video import write_video
+
+    img = cv2.imread(str(_group_photo(tmp_path / "g.png")))[:, :, ::-1]
+    frames = [np.ascontiguousarray(np.roll(img, 2 * i, axis=1)) for i in range(20)]
+    vid = tmp_path / "group.mp4"
+    write_video(vid, frames, 10, crf=18)
+    rep = analyze_path(vid, tmp_path / "o", localizer=loc, analyzer=face_analyzer,
+                       options=AnalyzeOptions(count=6, overlay=False))
+    det = rep.options["detection"]
+    assert det["side"] == 1280 and len(det["surveyed"]) == 1 and det["missed"][0]["frame"] == det["surveyed"][0]
+    assert len(rep.tracks) == 2 and all(t.n_frames == 6 for t in rep.tracks)
+    assert rep.input["frames_analyzed"] == 6
 
 
 def test_faces_smaller_than_any_forged_face_are_warned_of(carphone_report):
