@@ -371,11 +371,13 @@ def _face_crops(tracks, window: int = 5) -> dict[int, list[tuple[int, np.ndarray
 
 
 def _windowed_faces(analyzer, frames: Iterator[tuple[int, np.ndarray]], windows: dict[int, list[int]],
-                    window: int, min_iou: float = 0.1) -> dict[int, list[tuple[int, np.ndarray, bool]]]:
+                    window: int, min_iou: float = 0.1, memory: int = 3) -> dict[int, list[tuple[int, np.ndarray, bool]]]:
     """Landmarks of every face at each sampled frame from its own short window (one
     detection at the window start, tracked through it, averaged over it: the
     training crop rule of localize.data.face_landmarks), then faces linked across
-    samples into tracks by box IoU (greedy, best first). Holds one window of frames."""
+    samples into tracks by box IoU (greedy, best first) with any of a track's last
+    ``memory`` boxes, so one odd box (a poor landmark fit) does not split a person in two.
+    Holds one window of frames."""
     from .faces import box_iou, landmark_box, smooth_landmarks, track_faces
 
     samples = sorted(windows)
@@ -406,13 +408,13 @@ def _windowed_faces(analyzer, frames: Iterator[tuple[int, np.ndarray]], windows:
     buf.clear()
 
     per_frame: dict[int, list[tuple[int, np.ndarray, bool]]] = {}
-    last: dict[int, tuple] = {}  # track id -> last box
+    last: dict[int, list[tuple]] = {}  # track id -> its last boxes, newest last
     n_tracks = 0
     for i in samples:
         faces = per_sample.get(i, [])
         boxes = [landmark_box(l) for l, _ in faces]
-        pairs = sorted(((box_iou(b, tb), fi, tid) for fi, b in enumerate(boxes) for tid, tb in last.items()),
-                       reverse=True)
+        pairs = sorted(((max(box_iou(b, tb) for tb in tbs), fi, tid) for fi, b in enumerate(boxes)
+                        for tid, tbs in last.items()), reverse=True)
         assigned: dict[int, int] = {}
         used: set[int] = set()
         for iou, fi, tid in pairs:
@@ -425,7 +427,7 @@ def _windowed_faces(analyzer, frames: Iterator[tuple[int, np.ndarray]], windows:
                 assigned[fi] = n_tracks
                 n_tracks += 1
             tid = assigned[fi]
-            last[tid] = boxes[fi]
+            last[tid] = (last.get(tid, []) + [boxes[fi]])[-memory:]
             per_frame.setdefault(i, []).append((tid, l, det))
     return per_frame
 

@@ -363,6 +363,32 @@ def test_windowed_faces_link_every_face_into_its_own_track():
         assert left[:, 0].min() == pytest.approx(10.0 + i, abs=1e-3)  # landmarks averaged over the window
 
 
+class _OneFaceOneOddBox(_TwoFaces):
+    """One face, as talking_06 at 1080 px: a small low box at one sample (a poor fit) just before
+    the head moves up; the next box hardly overlaps it (landmark boxes: IoU 0.02), but does the box
+    before it (0.22)."""
+
+    def _boxes(self, idx):
+        if idx < 30:
+            return [(316.0, 117.0, 389.0, 211.0)]
+        return [(329.0, 160.0, 389.0, 240.0)] if idx < 38 else [(329.0, 57.0, 407.0, 149.0)]
+
+
+def test_windowed_faces_keep_a_person_through_one_odd_box():
+    """talking_06 at 1080 px: one poor box between two samples split its one face in two tracks;
+    linking against a track's last three boxes keeps it one."""
+    from localize.analyze import _windowed_faces
+
+    samples = list(range(2, 60, 8))  # sample 34 falls on the odd box
+    windows = {i: [j for j in range(i - 2, i + 3)] for i in samples}
+    frames = ((j, np.full((8, 8, 3), j, np.uint8)) for j in range(0, 62))
+    per = _windowed_faces(_OneFaceOneOddBox(), frames, windows, 5)
+    assert {t for i in samples for t, _, _ in per[i]} == {0}
+    frames = ((j, np.full((8, 8, 3), j, np.uint8)) for j in range(0, 62))
+    per = _windowed_faces(_OneFaceOneOddBox(), frames, windows, 5, memory=1)  # the old rule splits it
+    assert {t for i in samples for t, _, _ in per[i]} == {0, 1}
+
+
 def test_real_ffpp_pair_faces_tracked_in_both(shared_data, loc, face_analyzer, tmp_path):
     """On the real FF++ c23 pair every sampled frame has the face, one track each, and
     the pixel-aligned original and fake are cropped at the same place."""
