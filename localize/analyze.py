@@ -78,7 +78,7 @@ class AnalyzeOptions:
     key_frames: int = 8
     heat_opacity: float = 0.6
     smooth_window: int = 5  # landmarks averaged over this many consecutive frames, as in training
-    min_track_frames: int = 3  # shorter tracks (spurious detections) do not decide, unless none is longer
+    min_track_frames: int = D.MIN_TRACK_FRAMES  # shorter tracks (spurious detections) do not decide, unless none is longer
     verify_faces: bool = True  # a track is judged only once a second detector (MMOD) confirms it is a face
     verify_attempts: int = 3  # appearances of a track checked before it is given up as not a face
     memory_budget_mb: int = 512  # above it frames are decoded twice instead of kept in memory
@@ -209,16 +209,7 @@ def calibration_of(localizer) -> D.Calibration | None:
         return None
 
 
-def video_score(track_scores: dict[int, list[float]], q: float, min_frames: int) -> tuple[float | None, set[int]]:
-    """(video score, ids of the tracks that decide). Tracks shorter than
-    ``min_frames`` (usually spurious detections) are ignored unless no track is that
-    long, in which case the longest ones decide."""
-    lens = {t: len(s) for t, s in track_scores.items() if s}
-    if not lens:
-        return None, set()
-    need = min(min_frames, max(lens.values()))
-    used = {t for t, n in lens.items() if n >= need}
-    return D.aggregate_video([D.aggregate_track(track_scores[t], q) for t in used]), used
+video_score = D.video_score  # the rule lives in localize.decision, shared with training validation
 
 
 class _RetryDetector:

@@ -925,6 +925,12 @@ class CropDataset:
     def kind_of(self, i: int) -> int:
         return self.plan[i % len(self.plan)][0]
 
+    def track_of(self, i: int) -> str:
+        """Which face of its video crop ``i`` shows: "main", or "others" for every other face
+        (``data.other_faces``), which validation scores as one more track of the video."""
+        kind, si, _ = self.plan[i]
+        return "others" if self.sets[si].source.key.endswith(OTHERS_KEY_SUFFIX) else "main"
+
     def video_of(self, i: int) -> str:
         """Validation grouping for per-video scores: the source key (+ BLEND_KEY_SUFFIX). A
         video's other faces join its main face, as analysis scores a video by all its faces."""

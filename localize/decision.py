@@ -87,6 +87,24 @@ def aggregate_video(track_scores: Sequence[float]) -> float:
     return max(s)
 
 
+MIN_TRACK_FRAMES = 3  # shorter tracks (usually spurious detections) do not decide, unless none is longer
+
+
+def video_score(track_scores: dict[Any, Sequence[float]], q: float = TRACK_QUANTILE,
+                min_frames: int = MIN_TRACK_FRAMES) -> tuple[float | None, set]:
+    """(video score, ids of the tracks that decide): the max over tracks of each track's
+    ``q``-quantile (:func:`aggregate_track`). Tracks shorter than ``min_frames`` are ignored
+    unless no track is that long, in which case the longest ones decide. None without a face.
+    Analysis and training validation both score videos by it, so an operating point set on
+    validation means the same in a report."""
+    lens = {t: len(s) for t, s in track_scores.items() if len(s)}
+    if not lens:
+        return None, set()
+    need = min(min_frames, max(lens.values()))
+    used = {t for t, n in lens.items() if n >= need}
+    return aggregate_video([aggregate_track(track_scores[t], q) for t in used]), used
+
+
 def score_resamples(track_scores: Sequence[Sequence[float]], q: float = TRACK_QUANTILE, *, n_boot: int = 1000,
                     seed: int = 0) -> np.ndarray:
     """Video scores of ``n_boot`` resamplings of the analysed frames: how much the score owes

@@ -197,11 +197,12 @@ class SegMetrics:
         self.frame_area: list[float] = []
         self.frame_head: list[float] = []
         self.videos: list[str] = []
+        self.tracks: list[str] = []  # which face of its video each frame shows (CropDataset.track_of)
         self.loss_sum = 0.0
         self.n = 0
 
     def update(self, probs: np.ndarray, targets: np.ndarray, labels: np.ndarray, head: np.ndarray | None,
-               videos: Sequence[str], loss: float) -> None:
+               videos: Sequence[str], loss: float, tracks: Sequence[str] | None = None) -> None:
         from .decision import frame_scores
 
         pred = probs >= 0.5
@@ -219,6 +220,7 @@ class SegMetrics:
         if head is not None:
             self.frame_head.extend(head.tolist())
         self.videos.extend(videos)
+        self.tracks.extend(tracks if tracks is not None else ["main"] * len(videos))
         self.loss_sum += loss * len(probs)
         self.n += len(probs)
 
@@ -233,16 +235,20 @@ class SegMetrics:
         c[pre + "fn_f"] += int(np.count_nonzero(~pf & tf))
 
     def video_scores(self) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """Per-video scores with the analysis rule (one track per validation video)."""
-        from .decision import aggregate_track, aggregate_video
+        """Per-video scores with the analysis rule (``decision.video_score``): a video's main
+        face is one track and its other faces, pooled, another; the max over them decides,
+        as analysis takes the max over a video's tracks. (Pooling the two would let a
+        bystander's high scores sink under the main face's many low ones, and validation
+        would then set an operating point below what analysis scores the same video.)"""
+        from .decision import video_score
 
-        by: dict[str, list[float]] = {}
+        by: dict[str, dict[str, list[float]]] = {}
         lab: dict[str, float] = {}
-        for v, s, y in zip(self.videos, self.frame_area, self.frame_y):
-            by.setdefault(v, []).append(s)
+        for v, t, s, y in zip(self.videos, self.tracks, self.frame_area, self.frame_y):
+            by.setdefault(v, {}).setdefault(t, []).append(s)
             lab[v] = y
         keys = sorted(by)
-        scores = np.array([aggregate_video([aggregate_track(by[k])]) for k in keys])
+        scores = np.array([video_score(by[k])[0] for k in keys])
         return keys, scores, np.array([int(lab[k]) for k in keys])
 
     def compute(self, stills: set[str] | frozenset[str] = frozenset()) -> dict[str, float]:
@@ -798,7 +804,7 @@ def _val_dataset(val_sets, cfg: dict):
 
 def validate(model, val_ds, baseline, device, cfg: dict, use_amp: bool = False):
     """Metrics on every validation crop, and the calibration fitted on per-video scores
-    (decision.frame_score -> aggregate_track -> aggregate_video, as analysis does)."""
+    (decision.frame_score -> decision.video_score over the main face and the other faces, as analysis does)."""
     metrics = SegMetrics(baseline)
     _accumulate(model, val_ds, metrics, device, cfg, use_amp)
     return metrics.compute(_still_keys(val_ds.sets)), _calibration(metrics, val_ds.sets, cfg)
@@ -824,8 +830,9 @@ def _accumulate(model, val_ds, metrics: "SegMetrics", device, cfg: dict, use_amp
             probs = logits.float().sigmoid()[:, 0].cpu().numpy()
             hp = head.float().sigmoid()[:, 0].cpu().numpy() if head is not None else None
             vids = [val_ds.video_of(i) for i in range(i0, i0 + len(x))]
+            tracks = [val_ds.track_of(i) for i in range(i0, i0 + len(x))]
             i0 += len(x)
-            metrics.update(probs, y[:, 0].numpy(), lab.numpy(), hp, vids, loss)
+            metrics.update(probs, y[:, 0].numpy(), lab.numpy(), hp, vids, loss, tracks)
     model.train()
 
 

@@ -417,3 +417,7 @@ def test_other_faces_of_a_real_video_become_real_crops(carphone, tmp_path, monke
     assert hash2 != plain_hash and others.key in keys2 and len(sets2) == len(plain_sets) + 1
     summary = D.summarize_sets(sets2)
     assert summary["videos"] == 2 and summary["videos_with_other_faces"] == 1
+    # validation: the other faces are one more track of their video, not a video of their own
+    ds = D.CropDataset(sets2, D.SampleSpec(selfblend=0.0), train=False)
+    got = {(ds.video_of(i), ds.track_of(i)) for i in range(len(ds))}
+    assert got == {(sources[0].key, "main"), (main.key, "main"), (main.key, "others")}

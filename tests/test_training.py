@@ -118,6 +118,27 @@ def test_metrics_against_constant_mask_baseline():
     assert r3["frame_auc_videos"] == pytest.approx(0.75) and r3["frame_auc"] > r3["frame_auc_videos"]
 
 
+def test_validation_scores_a_videos_other_faces_as_their_own_track():
+    """As analysis does: a bystander flagged in 3 of 43 crops of a real video decides its score
+    (max over tracks), where pooling them with the main face's 40 low crops gave the 0.9-quantile
+    of the pool, a main-face value: validation would set its threshold under the analysis score.
+    A track of fewer than 3 crops does not decide, as in analysis."""
+    def maps(areas):  # frame score of each = share of rows flagged
+        return np.stack([(np.arange(16) < 16 * a)[:, None] * np.ones((16, 16)) for a in areas]).astype(np.float32)
+
+    def score(areas, tracks):
+        m = T.SegMetrics(None, pixel_stride=1)
+        x = maps(areas)
+        m.update(x, np.zeros_like(x), np.zeros(len(x), np.float32), None, ["v"] * len(x), 0.0, tracks)
+        (k,), s, _ = m.video_scores()
+        return s[0]
+
+    areas = [0.02] * 40 + [0.4] * 3  # frame scores 1/16 and 7/16
+    assert score(areas, None) == pytest.approx(1 / 16)  # one pooled track (also the old rule)
+    assert score(areas, ["main"] * 40 + ["others"] * 3) == pytest.approx(7 / 16)
+    assert score([0.02] * 40 + [0.4] * 2, ["main"] * 40 + ["others"] * 2) == pytest.approx(1 / 16)
+
+
 def test_ci_config_short_run_checkpoints_resume_and_package(forge_corpus, tmp_path):
     from localize.model import load_localizer, normalize
 
