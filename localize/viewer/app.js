@@ -175,8 +175,13 @@ async function showResult(job) {
   }));
   const model = pick(r, "model") || {};
   state.lastSrc = -1;
+  // A detection survey that found faces the usual scale misses (group footage) raised the scale
+  // for this input (report.options.detection): say so, since it explains extra, smaller faces.
+  const det = pick(pick(r, "options") || {}, "detection") || {};
+  const rescaled = Array.isArray(det.missed) && det.missed.length
+    ? " · faces detected at " + det.side + " px: " + (det.reason || "a survey found small faces") : "";
   $("model-line").textContent = "Model " + (pick(model, "id", "model_id") || pick(r, "model_id") || "?") +
-    " · " + state.frames.length + " frames analysed of " + state.nFrames;
+    " · " + state.frames.length + " frames analysed of " + state.nFrames + rescaled;
   // What the file says about its origin (report.input.metadata): an FFmpeg encoder tag means the
   // file was re-encoded, not a camera original; tags are easy to edit, so this is context only.
   const meta = pick(rin, "metadata") || {};
