@@ -599,6 +599,10 @@ def test_detect_side_reaches_the_face_detector(carphone, ckpt, tmp_path, capsys,
                 "--detect-side", "100"]) != 0
     assert "--detect-side must be >= 160" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+    assert cli(["analyze", str(carphone), "--model", str(ckpt), "--out", str(tmp_path / "y"),
+                "--survey-frames", "-1"]) != 0
+    assert "--survey-frames must be >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "y").exists()
 
 
 def _group_photo(path: Path) -> Path:
