@@ -37,3 +37,42 @@ def test_device_kit_refuses_a_missing_config(tmp_path):
                        cwd=tmp_path, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     assert r.returncode == 2 and "configs/missing.yaml: no such config" in r.stderr
     assert not (tmp_path / "kit").exists() and not (tmp_path / "kit.part").exists()
+
+
+def test_split_bundle_parts_merge_back_and_refuse_an_incomplete_set(tmp_path):
+    """A bundle larger than one device call goes in parts of at most MB megabytes, bundle.json in
+    the first; merging needs every file bundle.json lists and gives the same files back."""
+    import json
+
+    b = tmp_path / "bundle"
+    b.mkdir()
+    entries = []
+    for i in range(5):
+        (b / f"{i:05d}.npz").write_bytes(bytes([i]) * 600_000)
+        entries.append({"file": f"{i:05d}.npz"})
+    (b / "bundle.json").write_text(json.dumps({"entries": entries}))
+    script = str(ROOT / "scripts" / "split_bundle.sh")
+
+    def run(*args):
+        return subprocess.run(["bash", script, *args], cwd=tmp_path, capture_output=True, text=True,
+                              env={"PATH": "/usr/bin:/bin"})
+
+    r = run("bundle", "1")
+    assert r.returncode == 0, r.stderr
+    parts = sorted(p.name for p in tmp_path.glob("bundle-p*"))
+    assert parts == ["bundle-p1", "bundle-p2", "bundle-p3", "bundle-p4", "bundle-p5"]
+    assert (tmp_path / "bundle-p1" / "bundle.json").exists()
+    assert all(sum(f.stat().st_size for f in (tmp_path / p).iterdir()) <= 1_000_000 for p in parts)
+    original = {f.name: f.read_bytes() for f in b.iterdir()}
+    import shutil
+
+    shutil.rmtree(b)
+    shutil.move(str(tmp_path / "bundle-p5"), str(tmp_path / "elsewhere"))  # one part not carried yet
+    r = run("--merge", "bundle")
+    assert r.returncode == 2 and "1 files missing" in r.stderr and not b.exists()
+    shutil.move(str(tmp_path / "elsewhere"), str(tmp_path / "bundle-p5"))
+    r = run("--merge", "bundle")
+    assert r.returncode == 0, r.stderr
+    assert {f.name: f.read_bytes() for f in b.iterdir()} == original
+    assert not list(tmp_path.glob("bundle-p*"))
+    assert run("nothing", "10").returncode == 2 and "not a crop bundle" in run("nothing", "10").stderr
