@@ -972,9 +972,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="detect faces on a copy scaled to this long side (default 640); a larger scale is chosen "
                         "for the whole input when the survey finds faces this one misses (--survey-frames)")
     p.add_argument("--survey-frames", type=int, default=3, metavar="N",
-                   help="before analysis, detect N spread frames at 640 px and at up to 1280 px; if the larger "
-                        "scale finds faces the smaller misses (group footage), detect the input at a scale that "
-                        "finds them (default 3; 0 = off)")
+                   help="also detect N of the sampled frames, spread over the input, at up to 1280 px; if that "
+                        "finds a face --detect-side misses (group footage), detect the whole input again at a "
+                        "scale that finds it (default 3; 0 = off)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores)")
     p.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4 (faster)")
