@@ -8,6 +8,10 @@ Pairs: FF++ c23 519 / 519_515 (Deepfakes), GHOST original.webm / swap_{elon_musk
 khabensky,mark}.webm. Reals: reals/talking_01..10.mp4, people/*/video_*.mp4 and the
 photos people/*/photo_*. Check MODEL_CARD.md for which of these the model trained on:
 only the others are held out. Writes benchmarks/results/analyze_shared.json.
+
+Every real input also records the luma of the face that decided its score, and the results say
+whether real scores follow it (``real_score_vs_face_luma``: Spearman's rho, negative when darker
+faces score higher). Luma mixes skin tone and lighting; no data here labels either.
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -61,12 +67,15 @@ def main() -> int:
         try:
             with tempfile.TemporaryDirectory() as td:
                 r = analyze_path(p, Path(td) / "r", localizer=loc, options=opts, analyzer=fa)
+            deciding = _deciding_face(r)
+            if deciding is not None:
+                deciding["luma"] = _face_luma(p, r, deciding["track"])
             results[key] = {"status": r.status, "decision": r.decision, "score": r.score,
                             "probability": r.probability, "tracks": len(r.tracks),
                             "marginal": (r.video.get("stability") or {}).get("marginal"),
                             "score_interval": (r.video.get("stability") or {}).get("score_interval"),
                             "frames_with_face": r.input["frames_with_face"],
-                            "deciding_face": _deciding_face(r),
+                            "deciding_face": deciding,
                             "faces": [{"track": t.track_id, "main": t.main, "face_px": t.face_px,
                                        "frames": t.n_frames, "score": t.score} for t in r.tracks],
                             # face-like tracks the second detector did not confirm (not judged)
@@ -109,7 +118,13 @@ def main() -> int:
                "extra_reals_no_face": sorted(k for k, v in extra.items() if v.get("score") is None)}
               if args.extra_reals else {}),
            "versions": versions()}
+    out["real_score_vs_face_luma"] = luma_association(
+        {k: v for k, v in {**real_rows, **extra, **{o: results[o] for o in originals}}.items()})
     write_json(args.out, out)
+    a = out["real_score_vs_face_luma"]
+    print(f"real videos and photos: Spearman rho of score vs the deciding face's luma {a['spearman_rho']} "
+          f"(95 % bootstrap {a['ci95']}, n={a['n']}); the darkest third scores {a['darkest_third_median']} "
+          f"(median), the brightest third {a['brightest_third_median']}")
     print(f"pairs ordered (fake > original): {out['pairs_ordered']}/{out['n_pairs']}; fakes called fake: "
           f"{out['fakes_detected']}/{out['n_pairs']}; reals called fake: {len(fps)}/{len(real_rows)} {fps}; "
           f"pair originals called fake: {fps_orig}; marginal decisions: {out['marginal']}\n"
@@ -117,6 +132,56 @@ def main() -> int:
              f"{out['extra_reals_called_fake']} (no face: {out['extra_reals_no_face']})\n" if args.extra_reals else "")
           + f"wrote {args.out}")
     return 0
+
+
+def _face_luma(path: Path, r, track: int) -> float | None:
+    """Median over the analysed frames of the mean luma (BT.601 Y, 0-255) of a track's face box,
+    its central 60 % (skin, not hair or background). It mixes skin tone and lighting: what the
+    model sees of a face's darkness, which is what a score might follow."""
+    from localize.video import iter_frames
+
+    boxes = {f.index: face.box for f in r.frames for face in f.faces if face.track_id == track}
+    vals = []
+    for idx, img in iter_frames(path, sorted(boxes)):
+        x0, y0, x1, y1 = boxes[idx]
+        dx, dy = 0.2 * (x1 - x0), 0.2 * (y1 - y0)
+        h, w = img.shape[:2]
+        a, b = max(0, int(y0 + dy)), min(h, int(y1 - dy))
+        c, d = max(0, int(x0 + dx)), min(w, int(x1 - dx))
+        if b > a and d > c:
+            px = img[a:b, c:d].astype(np.float64)
+            vals.append(float((0.299 * px[..., 0] + 0.587 * px[..., 1] + 0.114 * px[..., 2]).mean()))
+    return round(float(np.median(vals)), 2) if vals else None
+
+
+def luma_association(rows: dict[str, dict], n_boot: int = 2000, seed: int = 0) -> dict:
+    """Do real videos with darker faces score higher? Spearman's rho between the score and the
+    deciding face's luma over real inputs (negative: darker faces score higher), with a
+    bootstrap interval over inputs, and the score medians of the darkest and brightest thirds.
+    A few dozen clips can only flag a large effect; a small rho is not evidence of none."""
+    from scipy.stats import spearmanr
+
+    pts = [(v["score"], v["deciding_face"]["luma"]) for v in rows.values()
+           if v.get("score") is not None and (v.get("deciding_face") or {}).get("luma") is not None]
+    out = {"n": len(pts), "spearman_rho": None, "ci95": None, "darkest_third_median": None,
+           "brightest_third_median": None}
+    if len(pts) < 6:
+        return out
+    s, l = np.array(pts).T
+    out["spearman_rho"] = round(float(spearmanr(s, l)[0]), 3)
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(s), len(s))
+        if np.ptp(s[i]) > 0 and np.ptp(l[i]) > 0:
+            boot.append(spearmanr(s[i], l[i])[0])
+    out["ci95"] = [round(float(np.percentile(boot, 2.5)), 3), round(float(np.percentile(boot, 97.5)), 3)]
+    order = np.argsort(l)
+    k = len(order) // 3
+    out["darkest_third_median"] = round(float(np.median(s[order[:k]])), 4)
+    out["brightest_third_median"] = round(float(np.median(s[order[-k:]])), 4)
+    out["darkest"] = sorted(((round(float(l[i]), 1), round(float(s[i]), 4)) for i in order[:5]))
+    return out
 
 
 def _deciding_face(r) -> dict | None:
