@@ -135,53 +135,22 @@ def main() -> int:
 
 
 def _face_luma(path: Path, r, track: int) -> float | None:
-    """Median over the analysed frames of the mean luma (BT.601 Y, 0-255) of a track's face box,
-    its central 60 % (skin, not hair or background). It mixes skin tone and lighting: what the
-    model sees of a face's darkness, which is what a score might follow."""
+    """Median over the analysed frames of a track's face luma (localize.evaluate.luma)."""
+    from localize.evaluate.luma import face_luma
     from localize.video import iter_frames
 
     boxes = {f.index: face.box for f in r.frames for face in f.faces if face.track_id == track}
-    vals = []
-    for idx, img in iter_frames(path, sorted(boxes)):
-        x0, y0, x1, y1 = boxes[idx]
-        dx, dy = 0.2 * (x1 - x0), 0.2 * (y1 - y0)
-        h, w = img.shape[:2]
-        a, b = max(0, int(y0 + dy)), min(h, int(y1 - dy))
-        c, d = max(0, int(x0 + dx)), min(w, int(x1 - dx))
-        if b > a and d > c:
-            px = img[a:b, c:d].astype(np.float64)
-            vals.append(float((0.299 * px[..., 0] + 0.587 * px[..., 1] + 0.114 * px[..., 2]).mean()))
+    vals = [v for idx, img in iter_frames(path, sorted(boxes)) if (v := face_luma(img, boxes[idx])) is not None]
     return round(float(np.median(vals)), 2) if vals else None
 
 
-def luma_association(rows: dict[str, dict], n_boot: int = 2000, seed: int = 0) -> dict:
-    """Do real videos with darker faces score higher? Spearman's rho between the score and the
-    deciding face's luma over real inputs (negative: darker faces score higher), with a
-    bootstrap interval over inputs, and the score medians of the darkest and brightest thirds.
-    A few dozen clips can only flag a large effect; a small rho is not evidence of none."""
-    from scipy.stats import spearmanr
+def luma_association(rows: dict[str, dict]) -> dict:
+    """localize.evaluate.luma.luma_association over the real inputs that have a score and a luma."""
+    from localize.evaluate.luma import luma_association as assoc
 
     pts = [(v["score"], v["deciding_face"]["luma"]) for v in rows.values()
            if v.get("score") is not None and (v.get("deciding_face") or {}).get("luma") is not None]
-    out = {"n": len(pts), "spearman_rho": None, "ci95": None, "darkest_third_median": None,
-           "brightest_third_median": None}
-    if len(pts) < 6:
-        return out
-    s, l = np.array(pts).T
-    out["spearman_rho"] = round(float(spearmanr(s, l)[0]), 3)
-    rng = np.random.default_rng(seed)
-    boot = []
-    for _ in range(n_boot):
-        i = rng.integers(0, len(s), len(s))
-        if np.ptp(s[i]) > 0 and np.ptp(l[i]) > 0:
-            boot.append(spearmanr(s[i], l[i])[0])
-    out["ci95"] = [round(float(np.percentile(boot, 2.5)), 3), round(float(np.percentile(boot, 97.5)), 3)]
-    order = np.argsort(l)
-    k = len(order) // 3
-    out["darkest_third_median"] = round(float(np.median(s[order[:k]])), 4)
-    out["brightest_third_median"] = round(float(np.median(s[order[-k:]])), 4)
-    out["darkest"] = sorted(((round(float(l[i]), 1), round(float(s[i]), 4)) for i in order[:5]))
-    return out
+    return assoc([p[0] for p in pts], [p[1] for p in pts])
 
 
 def _deciding_face(r) -> dict | None:

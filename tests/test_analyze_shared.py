@@ -1,5 +1,5 @@
-"""benchmarks/analyze_shared.py's measure of whether real faces' scores follow their darkness:
-the rank correlation and its interval come out right on made-up scores."""
+"""Whether real faces' scores follow their darkness (localize.evaluate.luma, used by
+benchmarks/analyze_shared.py): the rank correlation and its interval on made-up scores."""
 from __future__ import annotations
 
 import importlib.util
@@ -42,3 +42,13 @@ def test_no_association_and_too_few_inputs(bench):
     assert abs(a["spearman_rho"]) < 0.2 and a["ci95"][0] < 0 < a["ci95"][1]
     rows = _rows([0.1, 0.2, 0.3], [10, 20, 30]) | {"x": {"score": None}, "y": {"score": 0.5, "deciding_face": None}}
     assert bench.luma_association(rows)["spearman_rho"] is None  # 3 usable inputs: nothing to say
+
+
+def test_face_luma_reads_the_centre_of_the_box():
+    from localize.evaluate.luma import face_luma
+
+    img = np.full((100, 100, 3), 200, np.uint8)
+    img[30:70, 30:70] = 40  # a dark centre; the box's rim (hair, background) stays bright
+    assert face_luma(img, (20, 20, 80, 80)) == pytest.approx(40.0)
+    assert face_luma(img, (20, 20, 80, 80), inner=1.0) > 100
+    assert face_luma(img, (150, 150, 190, 190)) is None  # outside the frame
