@@ -12,7 +12,8 @@ config's own ``data.sources`` are put back (``--set`` overrides for `train.py --
 
 Writes, beside the runs (``runs/<stem>.pt``, ``-F<j>.pt``, ``-cal.pt``) and under
 ``benchmarks/results``: ``shipping_rule_<name>.json``, ``analyze_shared_<name>.json``,
-``train_heldout_<name>.json`` and ``<name>/`` (per-fold analyses, the out-of-fold calibration,
+``train_heldout_<name>.json``, ``score_vs_luma_<name>.json`` (reported only: do darker real
+faces score higher out of fold?) and ``<name>/`` (per-fold analyses, the out-of-fold calibration,
 logs). Each step is skipped when its output exists, so an interrupted judgement resumes; every
 tool it runs writes atomically. ``--dry-run`` prints the plan. The step order is the
 pre-registered one (preregistration_xray.md, addenda 5, 6, 11): held-out media are scored
@@ -122,6 +123,11 @@ def plan(config: Path, runs: Path, name: str, note: str, *, folds: int, sources:
                           results / f"analyze_speed_{name}.json", log, env=env))
     steps.append(Step("out-of-fold calibration record", [python, "-c", _EXTRACT, str(cal)],
                       out_dir / "calibration.json", stdout_to=out_dir / "calibration.json", env=env))
+    # reported, never decided on: do darker real faces score higher out of fold? (localize.evaluate.luma)
+    luma = results / f"score_vs_luma_{name}.json"
+    steps.append(Step("score vs face luma (reported)", [python, str(bench / "score_vs_luma.py"), "--calibration",
+                                                         str(out_dir / "calibration.json"), "--out", str(luma)],
+                      luma, log, env=env))
     return steps
 
 

@@ -48,6 +48,9 @@ def test_plan_packages_every_fold_then_judges_before_any_held_out_figure(judge, 
     assert names[:4] == ["package", "package fold 0", "package fold 1", "package fold 2"]
     assert names.index("calibrate out of fold") < names.index("shipping rule") < names.index("held-out figures")
     assert names.index("held-out figures") < names.index("speed (only if the rule passed)")
+    # the luma association is read from the out-of-fold record, after everything that decides
+    assert names[-2:] == ["out-of-fold calibration record", "score vs face luma (reported)"]
+    assert any(a.endswith("calibration.json") for a in steps[-1].argv)
     whole = steps[0].argv
     assert sum(a.endswith("last.pt") for a in whole) == 6  # every run of every fold
     assert sum(a.endswith("last.pt") for a in steps[2].argv) == 2 and "fold1" in steps[2].argv[3]
