@@ -136,7 +136,7 @@ def main() -> int:
 
 def _face_luma(path: Path, r, track: int) -> float | None:
     """Median over the analysed frames of a track's face luma (localize.evaluate.luma)."""
-    from localize.evaluate.luma import face_luma
+    from localize.faces import face_luma
     from localize.video import iter_frames
 
     boxes = {f.index: face.box for f in r.frames for face in f.faces if face.track_id == track}

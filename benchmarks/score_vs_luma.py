@@ -36,7 +36,8 @@ def main() -> int:
 
     from tqdm import tqdm
 
-    from localize.evaluate.luma import face_luma, luma_association
+    from localize.evaluate.luma import luma_association
+    from localize.faces import face_luma
     from localize.faces import FaceAnalyzer
     from localize.fileio import versions, write_json
     from localize.video import is_image, iter_frames, probe, sample_indices

@@ -42,6 +42,11 @@ from .fileio import sha256_file, versions, write_json, write_text
 from .targets import OutputMeaning, meaning, suspected_region
 
 SCHEMA_VERSION = 1
+# A face that decides a fake verdict darker than this (luma of its centre, 0-255) is warned of: the
+# lower third of the deciding faces of 54 real inputs (benchmarks/analyze_shared.py, 2026-11-23),
+# among which the shipped model's real scores run higher for darker faces (Spearman -0.26), as do
+# candidate I's out of fold (-0.22 over 684 real items). Dim light and dark skin both lower it.
+DIM_FACE_LUMA = 115.0
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"  # the same, as a page to open without a server (localize.report_page)
 OVERLAY_MP4 = "overlay.mp4"
@@ -140,6 +145,7 @@ class TrackResult:
     frame_scores: list[float] = field(default_factory=list)
     face_px: float | None = None  # median face size (the box's longer side) in frame pixels
     main: bool = False  # the face the video is about: the track with most frames (ties: the larger face)
+    face_luma: float | None = None  # median luma (0-255) of the face's centre (localize.evaluate.luma)
 
 
 @dataclass
@@ -475,7 +481,7 @@ def analyze_path(path: str | Path, out_dir: str | Path, *, localizer, options: A
 
 def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: Progress | None,
              analyzer) -> Report:
-    from .faces import FaceAnalyzer, crop, crop_box, landmark_box, track_faces
+    from .faces import FaceAnalyzer, crop, crop_box, face_luma, landmark_box, track_faces
     from .video import iter_frames, media_metadata, probe, variable_frame_rate
 
     timer = _Timer()
@@ -582,6 +588,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     track_frames: dict[int, list[int]] = {}
     track_px: dict[int, list[float]] = {}
     track_span: dict[int, list[float]] = {}
+    track_luma: dict[int, list[float]] = {}
     top: list[tuple[float, int, int, np.ndarray]] = []  # min-heap of (score, -index, index, overlay frame)
     writer = None
     if opts.overlay:
@@ -623,6 +630,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                     # the landmarks' own span (landmark_box adds a fifth of the height for the forehead)
                     track_span.setdefault(tid, []).append(float(max(fbox[2] - fbox[0], (fbox[3] - fbox[1]) / 1.2)))
                     track_frames.setdefault(tid, []).append(idx)
+                    if (y := face_luma(img, fbox)) is not None:
+                        track_luma.setdefault(tid, []).append(y)
                     draws.append((p, cbox, fbox, tid, s, region))
                     k += 1
                 if fr.faces:
@@ -684,7 +693,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
             score=round(ts, 6), max_frame_score=round(max(s), 6), mean_frame_score=round(float(np.mean(s)), 6),
             used_in_decision=tid in used, probability=None if cal is None else round(cal.probability(ts), 6),
             fake=None if cal is None else cal.is_fake(ts), frames=list(track_frames[tid]),
-            frame_scores=[round(v, 6) for v in s], face_px=round(float(np.median(track_px[tid])), 1)))
+            frame_scores=[round(v, 6) for v in s], face_px=round(float(np.median(track_px[tid])), 1),
+            face_luma=round(float(np.median(track_luma[tid])), 1) if track_luma.get(tid) else None))
     main_track = max(tracks_out, key=lambda t: (t.n_frames, t.face_px or 0.0), default=None)
     if main_track is not None:
         main_track.main = True
@@ -743,6 +753,12 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         warns.append(f"every face judged is smaller than any forged face the model was trained on "
                      f"({MIN_FACE_SPAN:.0f} px of landmarks): its verdict at this size is not validated; find a "
                      "larger copy of the footage if one exists")
+    if decider is not None and decider.face_luma is not None and decider.face_luma < DIM_FACE_LUMA:
+        t = decider
+        warns.append(f"the face that decided (track #{t.track_id}) is dark (luma {t.face_luma:.0f} of 255, darker than "
+                     "two thirds of the real faces the shipped model was measured on): models here score darker real "
+                     "faces higher, whether from dim light or dark skin (MODEL_CARD), so a real face like this one is "
+                     "nearer to being called fake; do not act on this decision alone")
     unconfirmed = checks.unconfirmed() if checks is not None else []
     never = [u for u in unconfirmed if not u["confirmed"]]
     if never:

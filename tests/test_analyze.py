@@ -712,3 +712,33 @@ def test_faces_smaller_than_any_forged_face_are_warned_of(carphone_report):
     rep, _ = carphone_report
     assert rep.tracks[0].face_px < 70
     assert sum("smaller than any forged face the model was trained on" in w for w in rep.warnings) == 1
+
+
+class _FlagAll(_FlagBright):
+    """A localizer that marks every crop wholly forged."""
+
+    def predict(self, crops, batch_size=16):
+        s = crops.shape[1]
+        return np.ones((len(crops), s, s), np.float32), None
+
+
+def test_a_dark_face_that_decides_a_fake_verdict_is_warned_of(loc, face_analyzer, tmp_path):
+    """Models here score darker real faces higher (MODEL_CARD): a fake verdict decided by a face
+    whose centre is darker than analyze.DIM_FACE_LUMA carries a warning, and every track records
+    its face's luma; the same face in its own light decides without one."""
+    from localize.analyze import DIM_FACE_LUMA
+    from localize.media import astronaut_image
+    from localize.video import write_image
+
+    img = astronaut_image()
+    write_image(tmp_path / "bright.png", img)
+    write_image(tmp_path / "dark.png", (img.astype(np.float32) * 0.45).astype(np.uint8))
+    got = {}
+    for name in ("bright", "dark"):
+        rep = analyze_path(tmp_path / f"{name}.png", tmp_path / name, localizer=_FlagAll(loc), analyzer=face_analyzer,
+                           options=AnalyzeOptions(overlay=False))
+        assert rep.decision == "fake"
+        got[name] = (rep.tracks[0].face_luma, [w for w in rep.warnings if "is dark (luma" in w])
+    assert got["bright"][0] > DIM_FACE_LUMA and got["bright"][1] == []
+    assert got["dark"][0] < DIM_FACE_LUMA and len(got["dark"][1]) == 1
+    assert json.loads((tmp_path / "dark" / REPORT_JSON).read_text())["tracks"][0]["face_luma"] == got["dark"][0]

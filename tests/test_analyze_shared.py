@@ -45,7 +45,7 @@ def test_no_association_and_too_few_inputs(bench):
 
 
 def test_face_luma_reads_the_centre_of_the_box():
-    from localize.evaluate.luma import face_luma
+    from localize.faces import face_luma
 
     img = np.full((100, 100, 3), 200, np.uint8)
     img[30:70, 30:70] = 40  # a dark centre; the box's rim (hair, background) stays bright

@@ -3,7 +3,8 @@ real faces fake more often fails some people more than others; candidate I's hig
 came from a dark-skinned singer in low-key light (pre-registration, probe after addendum 16).
 
 No data here labels skin tone or lighting, so the measure is the face's luma (BT.601 Y, 0-255,
-the central 60 % of the face box, where skin is): it mixes both, which is what the model sees.
+the central 60 % of the face box, where skin is: ``localize.faces.face_luma``): it mixes both,
+which is what the model sees.
 With a few dozen videos only a large effect shows; a small rho is not evidence of none.
 """
 from __future__ import annotations
@@ -11,19 +12,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-
-
-def face_luma(image: np.ndarray, box: Sequence[float], inner: float = 0.6) -> float | None:
-    """Mean luma of the central ``inner`` share of a face box in an RGB frame (None: empty)."""
-    x0, y0, x1, y1 = box
-    mx, my = (1 - inner) / 2 * (x1 - x0), (1 - inner) / 2 * (y1 - y0)
-    h, w = image.shape[:2]
-    a, b = max(0, int(y0 + my)), min(h, int(y1 - my))
-    c, d = max(0, int(x0 + mx)), min(w, int(x1 - mx))
-    if b <= a or d <= c:
-        return None
-    px = image[a:b, c:d].astype(np.float64)
-    return float((0.299 * px[..., 0] + 0.587 * px[..., 1] + 0.114 * px[..., 2]).mean())
 
 
 def luma_association(scores: Sequence[float], lumas: Sequence[float], n_boot: int = 2000, seed: int = 0) -> dict:
