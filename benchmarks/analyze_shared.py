@@ -135,7 +135,8 @@ def main() -> int:
 
 
 def _face_luma(path: Path, r, track: int) -> float | None:
-    """Median over the analysed frames of a track's face luma (localize.evaluate.luma)."""
+    """Median over the analysed frames of a track's face luma (localize.faces.face_luma of the
+    report's landmark box, as analysis records it per track)."""
     from localize.faces import face_luma
     from localize.video import iter_frames
 

@@ -2,7 +2,7 @@
 darker? (localize.evaluate.luma; candidate I's highest real was a dark-skinned face in low-key
 light.) Reads the out-of-fold calibration record of `benchmarks/judge_candidate.py` (every
 validation item with its out-of-fold score), measures the luma of each real item's largest face
-(median over up to 5 evenly spaced frames) and reports the association over all real items,
+(``localize.faces.face_luma`` of its HOG box, median over up to 5 evenly spaced frames) and reports the association over all real items,
 videos alone and photos alone.
 
     nice -n 10 python benchmarks/score_vs_luma.py \\
@@ -37,8 +37,7 @@ def main() -> int:
     from tqdm import tqdm
 
     from localize.evaluate.luma import luma_association
-    from localize.faces import face_luma
-    from localize.faces import FaceAnalyzer
+    from localize.faces import FaceAnalyzer, face_luma
     from localize.fileio import versions, write_json
     from localize.video import is_image, iter_frames, probe, sample_indices
 
