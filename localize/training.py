@@ -58,6 +58,8 @@ DEFAULTS: dict[str, Any] = {
         "augment": 1.0,           # augmentation strength (0: off)
         "defocus": 0.0,           # probability of a strong blur on any training crop, real or fake
                                   # (data.train_transform; only with augment > 0)
+        "low_light": 0.0,         # probability of an under-exposed, noisy copy of any training crop
+                                  # (data.train_transform; only with augment > 0)
         "other_faces": False,     # also crop every other face of real videos as real (data.with_other_faces)
         "num_workers": 2,
     },
@@ -395,7 +397,7 @@ _NOT_RECIPE = {"data": {"sources", "exclude", "bundle", "cache_dir", "num_worker
 
 # settings added after model ids carried a recipe hash, left out at their default so the
 # recipes (and ids) of earlier runs stay what they were
-_ADDED_LATER = {"data": {"other_faces": False, "defocus": 0.0}}
+_ADDED_LATER = {"data": {"other_faces": False, "defocus": 0.0, "low_light": 0.0}}
 
 
 def recipe_hash(cfg: dict, encoder_init: dict | None = None) -> str:
@@ -532,7 +534,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     if int(tc["steps_per_epoch"]):
         spec.length = int(tc["steps_per_epoch"]) * bs * d.world
     train_ds = D.CropDataset(train_sets, spec, train=True, seed=seed, augment=float(dc["augment"]),
-                             defocus=float(dc["defocus"]))
+                             defocus=float(dc["defocus"]), low_light=float(dc["low_light"]))
     val_ds = _val_dataset(val_sets, cfg)
     baseline = D.mean_fake_mask(train_sets, spec, seed)
     sampler = D.EpochSampler(train_ds, num_replicas=d.world, rank=d.rank, seed=seed)

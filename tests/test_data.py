@@ -307,9 +307,9 @@ def test_each_augmentation_changes_pixels(carphone, face_analyzer):
         warnings.simplefilter("error")
         transforms = D.each_transform()
         D.train_transform(1.0)
-        D.train_transform(1.0, defocus=0.5)
-    assert set(transforms) == {"HorizontalFlip", "ColorJitter", "GaussianBlur", "Defocus", "Downscale", "GaussNoise",
-                               "ImageCompression"}
+        D.train_transform(1.0, defocus=0.5, low_light=0.5)
+    assert set(transforms) == {"HorizontalFlip", "ColorJitter", "GaussianBlur", "Defocus", "LowLight", "Downscale",
+                               "GaussNoise", "ImageCompression"}
     for name, t in transforms.items():
         t.set_random_seed(0)
         changed = [np.abs(t(image=img)["image"].astype(int) - img.astype(int)).mean() for _ in range(3)]
@@ -323,6 +323,12 @@ def test_each_augmentation_changes_pixels(carphone, face_analyzer):
     # defocus blurs much more than the usual blur (it is what real bystanders out of focus look like)
     sharp = lambda x: cv2.Laplacian(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var()
     assert sharp(transforms["Defocus"](image=img)["image"]) < 0.5 * sharp(transforms["GaussianBlur"](image=img)["image"])
+    # low light darkens a face far beyond the colour jitter's 20 % (the luma of dim real faces, 35-85)
+    from localize.faces import face_luma
+
+    box = (0, 0, img.shape[1], img.shape[0])
+    dark = [face_luma(transforms["LowLight"](image=img)["image"], box) / face_luma(img, box) for _ in range(5)]
+    assert max(dark) < 0.75, dark
     # the geometric part moves image and mask together
     full = D.train_transform(1.0)
     full.set_random_seed(1)

@@ -614,14 +614,14 @@ def test_recipe_hash_names_the_model_not_the_machine():
     # what changes the model changes the id: the initial weights, the learning rate, the target
     assert recipe_hash(cfg, {"tensors_sha256": "ab" * 32}) != base
     for key, value in (("train.lr", 0.123), ("data.target", "xray"), ("model.encoder_depth", 3),
-                       ("data.other_faces", True)):
+                       ("data.other_faces", True), ("data.low_light", 0.3)):
         part, k = key.split(".")
         other = load_config(None)
         other[part][k] = value
         assert recipe_hash(other) != base, key
     # a setting added later, at its default, leaves the recipes of earlier runs (no such key) alone
     older = load_config(None)
-    del older["data"]["other_faces"]
+    del older["data"]["other_faces"], older["data"]["low_light"]
     assert recipe_hash(older) == base
 
 
