@@ -756,7 +756,9 @@ def train_transform(strength: float = 1.0, defocus: float = 0.0, low_light: floa
             A.Downscale(scale_range=(0.4, 0.9), p=1.0),
         ], p=0.3 * p),
         A.GaussianBlur(blur_limit=0, sigma_limit=DEFOCUS_SIGMA, p=min(1.0, max(0.0, defocus))),
-        _low_light(low_light),
+        # only when asked for: an idle transform would still draw from the random stream and change
+        # the augmentation of the configs that predate it (I, and J as pre-registered)
+        *([_low_light(low_light)] if low_light > 0 else []),
         A.GaussNoise(std_range=(0.01, 0.05), p=0.2 * p),
         A.ImageCompression(quality_range=(30, 100), p=0.5 * p),
     ])

@@ -329,6 +329,8 @@ def test_each_augmentation_changes_pixels(carphone, face_analyzer):
     box = (0, 0, img.shape[1], img.shape[0])
     dark = [face_luma(transforms["LowLight"](image=img)["image"], box) / face_luma(img, box) for _ in range(5)]
     assert max(dark) < 0.75, dark
+    # off, it is not in the pipeline at all (an idle transform would shift the random stream of older configs)
+    assert len(D.train_transform(1.0).transforms) == len(D.train_transform(1.0, low_light=0.3).transforms) - 1
     # the geometric part moves image and mask together
     full = D.train_transform(1.0)
     full.set_random_seed(1)
