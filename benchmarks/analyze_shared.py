@@ -22,8 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("LOCALIZE_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -68,8 +66,6 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as td:
                 r = analyze_path(p, Path(td) / "r", localizer=loc, options=opts, analyzer=fa)
             deciding = _deciding_face(r)
-            if deciding is not None:
-                deciding["luma"] = _face_luma(p, r, deciding["track"])
             results[key] = {"status": r.status, "decision": r.decision, "score": r.score,
                             "probability": r.probability, "tracks": len(r.tracks),
                             "marginal": (r.video.get("stability") or {}).get("marginal"),
@@ -134,17 +130,6 @@ def main() -> int:
     return 0
 
 
-def _face_luma(path: Path, r, track: int) -> float | None:
-    """Median over the analysed frames of a track's face luma (localize.faces.face_luma of the
-    report's landmark box, as analysis records it per track)."""
-    from localize.faces import face_luma
-    from localize.video import iter_frames
-
-    boxes = {f.index: face.box for f in r.frames for face in f.faces if face.track_id == track}
-    vals = [v for idx, img in iter_frames(path, sorted(boxes)) if (v := face_luma(img, boxes[idx])) is not None]
-    return round(float(np.median(vals)), 2) if vals else None
-
-
 def luma_association(rows: dict[str, dict]) -> dict:
     """localize.evaluate.luma.luma_association over the real inputs that have a score and a luma."""
     from localize.evaluate.luma import luma_association as assoc
@@ -161,7 +146,8 @@ def _deciding_face(r) -> dict | None:
     if not used:
         return None
     t = max(used, key=lambda t: t.score)
-    return {"track": t.track_id, "main": t.main, "face_px": t.face_px, "score": t.score}
+    # luma: what analysis recorded for the track (localize.faces.face_luma of its landmark boxes)
+    return {"track": t.track_id, "main": t.main, "face_px": t.face_px, "score": t.score, "luma": t.face_luma}
 
 
 if __name__ == "__main__":

@@ -215,9 +215,6 @@ def calibration_of(localizer) -> D.Calibration | None:
         return None
 
 
-video_score = D.video_score  # the rule lives in localize.decision, shared with training validation
-
-
 class _RetryDetector:
     """A FaceAnalyzer that looks again at a larger scale when it finds nothing: dlib's
     HOG misses faces under ~80 px, which a 640 px copy of a 1080p portrait clip makes of
@@ -639,7 +636,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                     fr.max_prob = max(f.max_prob for f in fr.faces)
                 frames_out.append(fr)
                 with timer("overlay"):
-                    running, _ = video_score(track_scores, q, opts.min_track_frames)
+                    running, _ = D.video_score(track_scores, q, opts.min_track_frames)
                     need = writer is not None or bool(fr.faces)
                     ov = _draw(img, fr, draws, running, cal, px_thr, scale, opts, means) if need else None
                     if writer is not None:
@@ -682,7 +679,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     kept.clear()
 
     # Decision.
-    score, used = video_score(track_scores, q, opts.min_track_frames)
+    score, used = D.video_score(track_scores, q, opts.min_track_frames)
     status = "ok" if score is not None else "no_face"
     tracks_out = []
     for tid in sorted(track_scores):

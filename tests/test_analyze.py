@@ -11,7 +11,7 @@ import pytest
 
 from localize import decision as D
 from localize.analyze import (CONTACT_SHEET_PNG, OVERLAY_MP4, REPORT_JSON, TIMELINE_PNG, AnalyzeOptions,
-                              _TrackCheck, analyze_path, metrics, video_score)
+                              _TrackCheck, analyze_path, metrics)
 from localize.cli import main as cli
 from localize.errors import InputError
 
@@ -292,6 +292,8 @@ def test_two_pass_decoding_matches_in_memory(carphone, loc, face_analyzer, tmp_p
 
 
 def test_video_score_ignores_short_spurious_tracks():
+    from localize.decision import video_score
+
     s, used = video_score({0: [0.01] * 10, 1: [0.9]}, 0.9, 3)
     assert s == pytest.approx(0.01) and used == {0}
     s, used = video_score({0: [0.2], 1: [0.4]}, 0.9, 3)  # only short tracks: they decide
