@@ -287,7 +287,7 @@ def missed_faces(image: np.ndarray, analyzer, base: int, top: int, verifier=None
     finally:
         analyzer.detect_side = saved
     return [f for f in large if f.score >= 0 and not any(box_iou(f.box, g.box) > 0.3 for g in small)
-            and (verifier is None or verifier.confidence(image, f.box) >= verifier.min_confidence)]
+            and (verifier is None or verifier.is_face(image, f.box))]
 
 
 def rescaled_side(long_side: int, smallest_px: float, base: int, top: int) -> int:

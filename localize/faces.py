@@ -253,6 +253,10 @@ class FaceVerifier:
                 best = max(best, float(d.confidence))
         return best
 
+    def is_face(self, image: np.ndarray, box: Box) -> bool:
+        """Whether MMOD confirms ``box`` as a face (confidence >= ``min_confidence``)."""
+        return self.confidence(image, box) >= self.min_confidence
+
 
 @dataclass
 class Track:

@@ -14,6 +14,7 @@ from localize.analyze import (CONTACT_SHEET_PNG, OVERLAY_MP4, REPORT_JSON, TIMEL
                               _TrackCheck, analyze_path, metrics)
 from localize.cli import main as cli
 from localize.errors import InputError
+from localize.faces import FaceVerifier
 
 
 def _checkpoint(path: Path, *, calibrated: bool) -> Path:
@@ -535,8 +536,9 @@ def test_a_background_face_that_decides_is_named_and_warned_of(carphone, loc, fa
     assert "main, " in page and " px" in page
 
 
-class _Verifier:
-    """Stands in for faces.FaceVerifier: answers the given confidences in turn (then 0)."""
+class _Verifier(FaceVerifier):
+    """Stands in for faces.FaceVerifier (its own __init__: no dlib model loaded): answers the
+    given confidences in turn (then 0)."""
     min_confidence = 0.5
 
     def __init__(self, *answers: float):

@@ -74,7 +74,7 @@ def confirmed_main_track(analyzer: FaceAnalyzer, frames: np.ndarray, tracks, att
         t = largest_track(rest)
         rest.remove(t)
         mid = t.frames[len(t.frames) // 2]
-        if ver.confidence(frames[mid], t.boxes[mid]) >= ver.min_confidence:
+        if ver.is_face(frames[mid], t.boxes[mid]):
             return t
     return None
 
@@ -84,7 +84,7 @@ def confirmed_faces(analyzer: FaceAnalyzer, image: np.ndarray, faces: list, atte
     if not faces or not hasattr(analyzer, "verifier"):
         return faces
     ver = analyzer.verifier()
-    return [f for f in faces[:attempts] if ver.confidence(image, f.box) >= ver.min_confidence]
+    return [f for f in faces[:attempts] if ver.is_face(image, f.box)]
 
 
 def track_landmarks(analyzer: FaceAnalyzer, frames: np.ndarray, *, detect_every: int = 4,
