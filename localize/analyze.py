@@ -43,9 +43,11 @@ from .targets import OutputMeaning, meaning, suspected_region
 
 SCHEMA_VERSION = 1
 # A face that decides a fake verdict darker than this (luma of its centre, 0-255) is warned of: the
-# lower third of the deciding faces of 54 real inputs (benchmarks/analyze_shared.py, 2026-11-23),
-# among which the shipped model's real scores run higher for darker faces (Spearman -0.26), as do
-# candidate I's out of fold (-0.22 over 684 real items). Dim light and dark skin both lower it.
+# lower third of the deciding faces of 54 real inputs (benchmarks/analyze_shared.py, 2026-11-23).
+# Why: cross-fit candidate I scored darker real faces higher out of fold (Spearman -0.22 over 684
+# real items). For the shipped model it is not shown either way: over its 29 held-out real inputs
+# rho is -0.02 [-0.38, 0.36]; the -0.26 over all 56 came from the brightly lit videos it trained on,
+# which it scores near 0. Dim light and dark skin both lower luma.
 DIM_FACE_LUMA = 115.0
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"  # the same, as a page to open without a server (localize.report_page)
@@ -753,9 +755,9 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     if decider is not None and decider.face_luma is not None and decider.face_luma < DIM_FACE_LUMA:
         t = decider
         warns.append(f"the face that decided (track #{t.track_id}) is dark (luma {t.face_luma:.0f} of 255, darker than "
-                     "two thirds of the real faces the shipped model was measured on): models here score darker real "
-                     "faces higher, whether from dim light or dark skin (MODEL_CARD), so a real face like this one is "
-                     "nearer to being called fake; do not act on this decision alone")
+                     "two thirds of the real faces the shipped model was measured on): a model trained here scored darker "
+                     "real faces higher out of fold, whether from dim light or dark skin (MODEL_CARD), so a real face "
+                     "like this one may be nearer to being called fake; do not act on this decision alone")
     unconfirmed = checks.unconfirmed() if checks is not None else []
     never = [u for u in unconfirmed if not u["confirmed"]]
     if never:

@@ -737,7 +737,7 @@ def train_transform(strength: float = 1.0, defocus: float = 0.0, low_light: floa
     before noise and compression, as a lens would. Real faces blurred that much (bystanders
     out of focus, soft footage) scored like fakes out of fold; the usual blur is milder.
     ``low_light``: probability of an under-exposed copy (``LOW_LIGHT_GAMMA`` and sensor noise) of
-    any crop, real or fake: darker real faces scored higher in every model measured
+    any crop, real or fake: candidate I scored darker real faces higher out of fold
     (localize.evaluate.luma), and the colour jitter varies brightness by only 20 %."""
     import albumentations as A
     import cv2

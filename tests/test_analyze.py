@@ -727,9 +727,9 @@ class _FlagAll(_FlagBright):
 
 
 def test_a_dark_face_that_decides_a_fake_verdict_is_warned_of(loc, face_analyzer, tmp_path):
-    """Models here score darker real faces higher (MODEL_CARD): a fake verdict decided by a face
-    whose centre is darker than analyze.DIM_FACE_LUMA carries a warning, and every track records
-    its face's luma; the same face in its own light decides without one."""
+    """A model trained here scored darker real faces higher out of fold (MODEL_CARD): a fake
+    verdict decided by a face whose centre is darker than analyze.DIM_FACE_LUMA carries a warning,
+    and every track records its face's luma; the same face in its own light decides without one."""
     from localize.analyze import DIM_FACE_LUMA
     from localize.media import astronaut_image
     from localize.video import write_image
