@@ -45,8 +45,8 @@ SCHEMA_VERSION = 1
 # A face that decides a fake verdict darker than this (luma of its centre, 0-255) is warned of: the
 # lower third of the deciding faces of 54 real inputs (benchmarks/analyze_shared.py, 2026-11-23).
 # Why: cross-fit candidate I scored darker real faces higher out of fold (Spearman -0.22 over 684
-# real items). For the shipped model it is not shown either way: over its 29 held-out real inputs
-# rho is -0.02 [-0.38, 0.36]; the -0.26 over all 56 came from the brightly lit videos it trained on,
+# real items). For the shipped model it is not shown either way: over its 31 held-out real inputs
+# rho is 0.00 [-0.35, 0.38]; the -0.26 over all 56 came from the brightly lit videos it trained on,
 # which it scores near 0. Dim light and dark skin both lower luma.
 DIM_FACE_LUMA = 115.0
 REPORT_JSON = "report.json"
