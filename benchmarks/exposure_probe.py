@@ -175,9 +175,12 @@ def analyse(args) -> dict:
     originals = sorted({o for o, _ in pairs})
     items = [(p, 0) for p in originals + reals] + [(m, 1) for _, m in pairs]
 
-    def key(p: Path) -> str:
+    def key(p: Path) -> str:  # relative to ../shared/data, else to the repository, else absolute
         p = p.resolve()
-        return str(p.relative_to(SHARED.resolve())) if p.is_relative_to(SHARED.resolve()) else str(p.relative_to(ROOT))
+        for base in (SHARED.resolve(), ROOT):
+            if p.is_relative_to(base):
+                return str(p.relative_to(base))
+        return str(p)
 
     rows: dict[str, dict] = {}
     t0 = time.perf_counter()
