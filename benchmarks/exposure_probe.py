@@ -196,7 +196,8 @@ def analyse(args) -> dict:
             used = [t for t in r.tracks if t.used_in_decision]
             luma = max(used, key=lambda t: t.score).face_luma if used else None
             row[name] = {"score": r.score, "decision": r.decision}
-            row.setdefault("luma", luma)
+            if row.get("luma") is None:  # the frames' luma: the same under every curve, unless a face went unjudged
+                row["luma"] = luma
         rows[key(p)] = row
     return {"model": {"path": loc.path, "id": loc.model_id, "sha256": loc.sha256, "backend": loc.backend},
             "operating_point": None if cal is None else cal.to_dict(), "frames": args.frames,
@@ -245,7 +246,8 @@ def analyse_oof(args) -> dict:
                         row[name] = {"error": str(e)}
                         continue
                     used = [t for t in r.tracks if t.used_in_decision]
-                    row.setdefault("luma", max(used, key=lambda t: t.score).face_luma if used else None)
+                    if row.get("luma") is None:
+                        row["luma"] = max(used, key=lambda t: t.score).face_luma if used else None
                     # the candidate's decision at its out-of-fold operating point (not the fold model's own)
                     thr = cal.get("still_threshold") if row["photo"] and cal.get("still_threshold") is not None \
                         else cal["threshold"]
