@@ -59,6 +59,9 @@ SHARED = Path(os.environ.get("LOCALIZE_SHARED_DATA", ROOT.parent / "shared" / "d
 
 CONDITIONS = {"as_is": 1.0, "darker": 2.0, "brighter": 0.5, "exposure_norm": None}
 NORM_TARGET = 140.0
+# what each condition is, as the results record it
+CONDITION_NAMES = {c: ("per-crop gamma to centre luma %.0f" % NORM_TARGET if g is None else g)
+                   for c, g in CONDITIONS.items()}
 # the crop is the landmark box x 1.3, so the central 60 % of the face box (where face_luma
 # measures) is the central 0.6 / 1.3 of the crop
 CENTRE = 0.6 / 1.3
@@ -155,9 +158,8 @@ def analyse(args) -> dict:
     """Every input analysed once per tone curve: rows keyed by input, with the pairs' keys."""
     from tqdm import tqdm
 
-    from localize.analyze import AnalyzeOptions, analyze_path, calibration_of, open_localizer
+    from localize.analyze import AnalyzeOptions, calibration_of, open_localizer
     from localize.calibrate import footage
-    from localize.errors import InputError
     from localize.faces import FaceAnalyzer
     from localize.fileio import versions
 
@@ -185,24 +187,12 @@ def analyse(args) -> dict:
     rows: dict[str, dict] = {}
     t0 = time.perf_counter()
     for p, label in tqdm(items, unit="input"):
-        row: dict = {"label": label}
-        for name, g in CONDITIONS.items():
-            try:
-                with tempfile.TemporaryDirectory() as td:
-                    r = analyze_path(p, Path(td) / "r", localizer=ToneCurve(loc, g), options=opts, analyzer=fa)
-            except InputError as e:
-                row[name] = {"error": str(e)}
-                continue
-            used = [t for t in r.tracks if t.used_in_decision]
-            luma = max(used, key=lambda t: t.score).face_luma if used else None
-            row[name] = {"score": r.score, "decision": r.decision}
-            if row.get("luma") is None:  # the frames' luma: the same under every curve, unless a face went unjudged
-                row["luma"] = luma
+        row = {"label": label}
+        row.update(_curves(p, loc, fa, opts))
         rows[key(p)] = row
     return {"model": {"path": loc.path, "id": loc.model_id, "sha256": loc.sha256, "backend": loc.backend},
             "operating_point": None if cal is None else cal.to_dict(), "frames": args.frames,
-            "conditions": {c: ("per-crop gamma to centre luma %.0f" % NORM_TARGET if g is None else g)
-                           for c, g in CONDITIONS.items()},
+            "conditions": CONDITION_NAMES,
             "rows": rows, "pair_keys": [[key(o), key(m)] for o, m in pairs], "extra_reals": args.extra_reals,
             "seconds": round(time.perf_counter() - t0, 1), "versions": versions()}
 
@@ -212,8 +202,7 @@ def analyse_oof(args) -> dict:
     (which never saw that person), once per tone curve."""
     from tqdm import tqdm
 
-    from localize.analyze import AnalyzeOptions, analyze_path, open_localizer
-    from localize.errors import InputError
+    from localize.analyze import AnalyzeOptions, open_localizer
     from localize.faces import FaceAnalyzer
     from localize.fileio import versions
     from localize.video import is_image
@@ -236,30 +225,41 @@ def analyse_oof(args) -> dict:
             loc = open_localizer(args.fold_models[j], args.backend)
             for v in (v for v in items if int(v["fold"]) == j):
                 p = Path(v["video"]) if Path(v["video"]).is_absolute() else ROOT / v["video"]
-                row: dict = {"label": int(v["label"]), "fold": j, "photo": is_image(p), "recorded_score": v["score"]}
-                for name, g in CONDITIONS.items():
-                    try:
-                        with tempfile.TemporaryDirectory() as td:
-                            r = analyze_path(p, Path(td) / "r", localizer=ToneCurve(loc, g), options=opts,
-                                             analyzer=fa)
-                    except InputError as e:
-                        row[name] = {"error": str(e)}
-                        continue
-                    used = [t for t in r.tracks if t.used_in_decision]
-                    if row.get("luma") is None:
-                        row["luma"] = max(used, key=lambda t: t.score).face_luma if used else None
-                    # the candidate's decision at its out-of-fold operating point (not the fold model's own)
-                    thr = cal.get("still_threshold") if row["photo"] and cal.get("still_threshold") is not None \
-                        else cal["threshold"]
-                    row[name] = {"score": r.score,
-                                 "decision": None if r.score is None else ("fake" if r.score > thr else "real")}
+                photo = is_image(p)
+                # the candidate's decision at its out-of-fold operating point (not the fold model's own)
+                thr = cal["still_threshold"] if photo and cal.get("still_threshold") is not None else cal["threshold"]
+                row = {"label": int(v["label"]), "fold": j, "photo": photo, "recorded_score": v["score"]}
+                row.update(_curves(p, loc, fa, opts, thr))
                 rows[v["video"]] = row
                 bar.update()
     return {"oof": args.oof, "fold_models": args.fold_models, "frames": args.frames, "threshold": cal.get("threshold"),
-            "conditions": {c: ("per-crop gamma to centre luma %.0f" % NORM_TARGET if g is None else g)
-                           for c, g in CONDITIONS.items()},
+            "conditions": CONDITION_NAMES,
             "rows": rows, "pair_keys": [], "max_photos": args.max_photos,
             "seconds": round(time.perf_counter() - t0, 1), "versions": versions()}
+
+
+def _curves(path: Path, loc, fa, opts, threshold: float | None = None) -> dict:
+    """One input analysed once per tone curve: {curve: {score, decision} or {error}} and the
+    luma of the face that decided (the frames' own: the same under every curve, unless a face
+    went unjudged). ``threshold``: decide at it instead of the model's own operating point."""
+    from localize.analyze import analyze_path
+    from localize.errors import InputError
+
+    row: dict = {"luma": None}
+    for name, g in CONDITIONS.items():
+        try:
+            with tempfile.TemporaryDirectory() as td:
+                r = analyze_path(path, Path(td) / "r", localizer=ToneCurve(loc, g), options=opts, analyzer=fa)
+        except InputError as e:
+            row[name] = {"error": str(e)}
+            continue
+        used = [t for t in r.tracks if t.used_in_decision]
+        if row["luma"] is None and used:
+            row["luma"] = max(used, key=lambda t: t.score).face_luma
+        decision = r.decision if threshold is None or r.score is None else \
+            ("fake" if r.score > threshold else "real")
+        row[name] = {"score": r.score, "decision": decision}
+    return row
 
 
 def _score(r: dict, c: str):

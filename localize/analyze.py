@@ -147,7 +147,7 @@ class TrackResult:
     frame_scores: list[float] = field(default_factory=list)
     face_px: float | None = None  # median face size (the box's longer side) in frame pixels
     main: bool = False  # the face the video is about: the track with most frames (ties: the larger face)
-    face_luma: float | None = None  # median luma (0-255) of the face's centre (localize.evaluate.luma)
+    face_luma: float | None = None  # median luma (0-255) of the face's centre (localize.faces.face_luma)
 
 
 @dataclass
@@ -507,9 +507,9 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         with timer("faces"):
             checks = _TrackCheck(analyzer.verifier(), opts.verify_attempts)
     long_side = max(info.width, info.height)
-    top = survey_top(long_side, opts)
+    survey_side = survey_top(long_side, opts)
     detection = DetectScale(side=opts.detect_side, reason="no survey" if not opts.survey_frames else
-                            "" if top > opts.detect_side else "the input is no larger than the detection scale")
+                            "" if survey_side > opts.detect_side else "the input is no larger than the detection scale")
     detector = _RetryDetector(analyzer, opts.detect_retry_side)
     steps = np.diff(indices) if len(indices) > 1 else np.array([1])
     detect_every = opts.detect_every or (5 if float(np.median(steps)) <= 2 else 1)
@@ -546,13 +546,13 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     # Pass 1: decode the chosen frames, detect and track faces.
     t0, c0, d0, dc0 = time.perf_counter(), time.process_time(), timer.t["decode"], timer.cpu["decode"]
     saved_side = analyzer.detect_side
-    picks = set(survey_picks(indices, opts.survey_frames)) if top > opts.detect_side else set()
+    picks = set(survey_picks(indices, opts.survey_frames)) if survey_side > opts.detect_side else set()
     try:
         while True:
             analyzer.detect_side = detection.side
             frames = timed_frames(True)
             if picks and not detection.missed:  # surveyed once; after a rescale pass 1 runs plain
-                frames = _surveyed(frames, picks, analyzer, detection, opts.detect_side, top, long_side,
+                frames = _surveyed(frames, picks, analyzer, detection, opts.detect_side, survey_side, long_side,
                                    checks.verifier if checks else None)
             try:
                 if sparse:
