@@ -8,8 +8,10 @@
 #      only configs that name it read it, and it is not a forge source, so the corpus below is E's)
 #   2. runs/registry-faces                         (scripts/fetch_registry_faces.sh)
 #   3. runs/encoder-weights                        (scripts/fetch_encoder_weights.sh)
-#   4. runs/forge-people-reg-cf5                   (localize forge, 5 person folds: the sources below;
-#                                                   a finished corpus is kept, whatever its face_rule)
+#   4. runs/forge-people-reg-cf5                   (localize forge, 5 person folds: the sources below,
+#                                                   by face rule FACE_RULE, default 1: candidates E-I's
+#                                                   corpus, which K and J are pre-registered on; a
+#                                                   finished corpus is kept, whatever its face_rule)
 #   5. with CONFIG and BUNDLE: that config's crop bundle (train.py --export-bundle, q90 by default),
 #      which scripts/train_seeds.sh trains from on a machine that has neither the videos nor dlib
 #   6. with CONFIG: .carry/device (KIT=... elsewhere), what the GPU box lacks beside the bundle: the
@@ -28,6 +30,7 @@ BUNDLE=${2:-}
 QUALITY=${3:-90}
 SHARED=${SHARED:-../shared/data}
 KIT=${KIT:-.carry/device}
+FACE_RULE=${FACE_RULE:-1}
 [ -d "$SHARED/reals" ] || { echo "$SHARED: no shared data folder (set SHARED=...)" >&2; exit 2; }
 if [ -n "$CONFIG" ]; then
   [ -f "$CONFIG" ] || { echo "$CONFIG: no such config" >&2; exit 2; }
@@ -65,18 +68,17 @@ if [ -f runs/encoder-weights/mobilenet_v2-b0353104.pth ]; then step "encoder wei
 else step "encoder weights"; "$here/fetch_encoder_weights.sh" runs/encoder-weights; fi
 
 if [ -f runs/forge-people-reg-cf5/manifest.json ]; then
-  # finished: left as it is, even if made before the forge confirmed main faces with MMOD
-  # (face_rule 1, what candidates E-I trained on); delete it to build one by today's rule
+  # finished: left as it is, whatever its face rule; delete it to build one by another rule
   step "forge corpus runs/forge-people-reg-cf5: present (face_rule $(python -c 'import json; print(json.load(open("runs/forge-people-reg-cf5/manifest.json"))["parameters"].get("face_rule", 1))'))"
 else
-  step "forge corpus runs/forge-people-reg-cf5 (resumed if partial)"
+  step "forge corpus runs/forge-people-reg-cf5, face rule $FACE_RULE (resumed if partial)"
   from=()
   for i in 01 02 03 04 05 06 07 08; do from+=(--from "$SHARED/reals/talking_$i.mp4"); done
   for p in alexandria_ocasio_cortez donald_trump joe_biden katie_hill lin_manuel_miranda kit_harington rose_leslie; do
     from+=(--from "$SHARED/people/$p=$p")
   done
   for d in runs/registry-people/*/; do p=$(basename "$d"); from+=(--from "runs/registry-people/$p=$p"); done
-  localize forge --out runs/forge-people-reg-cf5 --folds 5 --max-frames 90 --workers 2 "${from[@]}"
+  localize forge --out runs/forge-people-reg-cf5 --folds 5 --max-frames 90 --workers 2 --face-rule "$FACE_RULE" "${from[@]}"
 fi
 
 if [ -n "$CONFIG" ]; then

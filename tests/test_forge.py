@@ -265,6 +265,9 @@ def test_cli(source_dir, tmp_path, capsys):
     rec.write_text(json.dumps(old))
     assert main(argv) == 2
     assert "face_rule 1 -> 2" in capsys.readouterr().err
+    assert main(argv + ["--face-rule", "1"]) == 0  # rebuilding an older corpus by its own rule resumes it
+    assert "made 0 now" in capsys.readouterr().out
+    assert json.loads((out / "manifest.json").read_text())["parameters"]["face_rule"] == 1
     assert main(["forge", "--out", str(out), "--methods", "deepfakes"]) == 2
     assert "unknown method" in capsys.readouterr().err
     assert main(["forge", "--out", str(tmp_path / "x"), "--from", str(tmp_path / "missing")]) == 2

@@ -29,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folds", type=int, default=0, metavar="K",
                         help="deal the identities into K folds for cross-fitting (splits/fold<j>.json; a fake's target "
                              "and face always share a fold) instead of train/val/test")
+    parser.add_argument("--face-rule", type=int, default=2, choices=(1, 2),
+                        help="how a source's main face is chosen: 2 (default) the longest track a second detector "
+                             "(MMOD) confirms; 1 HOG's longest track, only to rebuild a corpus made before that check "
+                             "(candidates E-I's: scripts/prepare_cross_fit.sh)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -43,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, "--workers must be at least 1")
     s = build_corpus(args.out, sources=args.sources, methods=methods, seed=args.seed, workers=args.workers,
                      max_frames=args.max_frames, segment=args.segment, fakes_per_target=args.fakes_per_target,
-                     min_frames=args.min_frames, preset=args.preset, folds=args.folds, progress=not args.quiet)
+                     min_frames=args.min_frames, preset=args.preset, folds=args.folds,
+                     face_rule=args.face_rule, progress=not args.quiet)
     fakes = ", ".join(f"{k} {v}" for k, v in s.fakes.items())
     print(f"{s.out}: {s.reals} real videos, {s.photos} photo sources; fakes: {fakes}; "
           f"made {s.created} now, splits {s.splits}; {s.seconds:.1f} s")

@@ -80,6 +80,7 @@ class Config:
     fakes_per_target: int = 1
     preset: str = "medium"
     folds: int = 0  # > 1: identities dealt into this many folds (cross-fitting) instead of train/val/test
+    face_rule: int = 2  # FACE_RULES: how a source's main face is chosen (1 only to rebuild an older corpus)
 
 
 @dataclass
@@ -261,7 +262,8 @@ def prepare_input(item: Input, out: str, cfg: Config) -> dict:
         meta = _work(out, "photos", f"{pid}.json")
         if not meta.exists():
             try:
-                face = footage.photo_face(analyzer, img, item.path, item.identity, cfg.max_side)
+                face = footage.photo_face(analyzer, img, item.path, item.identity, cfg.max_side,
+                                          confirm=cfg.face_rule >= 2)
             except footage.SourceSkipped as e:
                 rec["skipped"].append({"source": item.path, "reason": e.problem})
                 return rec
@@ -271,7 +273,8 @@ def prepare_input(item: Input, out: str, cfg: Config) -> dict:
         rec["photos"].append(json.loads(meta.read_text()))
         for j, vid in enumerate(item.ids):
             r = _prepare_real(out, vid, item, cfg, lambda j=j: (footage.animate_photo(
-                img, cfg.animate_frames, 29.97, _rng(cfg.seed, "animate", item.key, str(j)), analyzer), 29.97, 0))
+                img, cfg.animate_frames, 29.97, _rng(cfg.seed, "animate", item.key, str(j)), analyzer,
+                confirm=cfg.face_rule >= 2), 29.97, 0))
             (rec["reals"] if "id" in r else rec["skipped"]).append(r)
         return rec
     info = probe(item.path)
@@ -319,7 +322,8 @@ def _prepare_real(out: Path, vid: str, item: Input, cfg: Config, load) -> dict:
     frames = footage.resize_frames(frames, factor, cfg.max_side)
     try:
         face = footage.face_video(_analyzer(), frames, fps, name=item.path, identity=item.identity,
-                                  min_frames=cfg.min_frames, detect_every=cfg.detect_every)
+                                  min_frames=cfg.min_frames, detect_every=cfg.detect_every,
+                                  confirm=cfg.face_rule >= 2)
     except footage.SourceSkipped as e:
         rec = {"source": item.path, "segment_id": vid, "start": start, "reason": e.problem}
         fileio.write_json(skip, rec)
@@ -547,15 +551,16 @@ def _run(fn, jobs: list[tuple], workers: int, desc: str, progress: bool) -> list
 # parameters that change existing outputs: resuming with other values would mix corpora
 # (methods and fakes per target may grow between runs)
 _FIXED = ("seed", "max_frames", "segment", "min_frames", "min_side", "max_side", "detect_every", "animate_frames",
-          "preset", "folds")
-# how a source's main face is chosen; corpora record it. 1: HOG's longest track; 2: the longest one
-# the second detector (MMOD) confirms (footage.confirmed_main_track), since a logo was once taken
-FACE_RULE = 2
+          "preset", "folds", "face_rule")
+# how a source's main face is chosen (Config.face_rule); corpora record it. 1: HOG's longest track
+# (corpora made before 2026-11-23 07:16 UTC, among them candidates E-I's); 2: the longest one the
+# second detector (MMOD) confirms (footage.confirmed_main_track), since rule 1 once took a logo
+FACE_RULES = (1, 2)
 
 
 def _check_resume(out: Path, cfg: Config, items: list[Input]) -> None:
     """Refuse to resume a corpus made with other parameters or other inputs."""
-    want = {k: getattr(cfg, k) for k in _FIXED} | {"inputs": [it.key for it in items], "face_rule": FACE_RULE}
+    want = {k: getattr(cfg, k) for k in _FIXED} | {"inputs": [it.key for it in items]}
     rec = _work(out, "config.json")
     if rec.exists():
         have = json.loads(rec.read_text())
@@ -574,20 +579,23 @@ def _check_resume(out: Path, cfg: Config, items: list[Input]) -> None:
 def build_corpus(out: str | Path, sources: list[str | Path] | None = None, methods: list[str] | None = None,
                  seed: int = 0, workers: int = 1, *, max_frames: int | None = None, segment: int | None = None,
                  fakes_per_target: int | None = None, min_frames: int = 16, preset: str = "medium",
-                 folds: int = 0, progress: bool = True) -> CorpusSummary:
+                 folds: int = 0, face_rule: int = 2, progress: bool = True) -> CorpusSummary:
     """Build (or finish) an FF++-layout corpus in ``out``.
 
     ``sources=None`` uses the built-in media (carphone cut into 30-frame segments,
     upscaled 2x; the astronaut photo animated into 3 clips and used as a face source).
+    ``face_rule`` 1 rebuilds a corpus of before the MMOD check (``FACE_RULES``).
     """
     t0 = time.time()
     out = Path(out)
     chosen = get(methods)
     builtin = sources is None
+    if face_rule not in FACE_RULES:
+        raise InputError(None, f"face rule must be one of {', '.join(map(str, FACE_RULES))}, got {face_rule}")
     cfg = Config(seed=seed, max_frames=max_frames or (120 if builtin else 150),
                  segment=segment if segment is not None else (30 if builtin else None),
                  fakes_per_target=fakes_per_target or (2 if builtin else 1), min_frames=min_frames, preset=preset,
-                 folds=folds)
+                 folds=folds, face_rule=face_rule)
     items = builtin_inputs() if builtin else discover(sources)
     _check_resume(out, cfg, items)
     probe_skips = assign_ids(items, cfg)
@@ -622,7 +630,7 @@ def build_corpus(out: str | Path, sources: list[str | Path] | None = None, metho
         "format": "FaceForensics++ layout (original_sequences/youtube, manipulated_sequences/<Method>)",
         "created_by": "localize forge",
         "versions": fileio.versions(),
-        "parameters": asdict(cfg) | {"workers": workers, "builtin": builtin, "face_rule": FACE_RULE,
+        "parameters": asdict(cfg) | {"workers": workers, "builtin": builtin,
                                      "sources": None if builtin else [str(s) for s in sources]},
         "seed": seed,
         "mask_rule": f"mask = blend weight > 0; weights <= {BLEND_EPS} are cut to 0 before blending, so in c0 "

@@ -88,11 +88,12 @@ def confirmed_faces(analyzer: FaceAnalyzer, image: np.ndarray, faces: list, atte
 
 
 def track_landmarks(analyzer: FaceAnalyzer, frames: np.ndarray, *, detect_every: int = 4,
-                    window: int = 5) -> tuple[np.ndarray, np.ndarray]:
+                    window: int = 5, confirm: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(frame indices, landmarks) of the longest run of consecutive frames in which the
-    main face (:func:`confirmed_main_track`) has landmarks, smoothed over time."""
+    main face (:func:`confirmed_main_track`; HOG's longest track when not ``confirm``) has
+    landmarks, smoothed over time."""
     tracks = track_faces(analyzer, enumerate(frames), detect_every=detect_every)
-    t = confirmed_main_track(analyzer, frames, tracks)
+    t = confirmed_main_track(analyzer, frames, tracks) if confirm else largest_track(tracks)
     if t is None:
         return np.zeros(0, int), np.zeros((0, 68, 2))
     sm = smooth_landmarks(t, window=window)
@@ -117,23 +118,24 @@ def plausible(lms: np.ndarray, shape: tuple[int, ...], min_face: float = MIN_FAC
 
 
 def photo_face(analyzer: FaceAnalyzer, image: np.ndarray, name: str = "", identity: str = "",
-               max_side: int = 720) -> FaceVideo:
+               max_side: int = 720, confirm: bool = True) -> FaceVideo:
     """A still photo as a one-frame face source (for face swaps)."""
     img = resize_frames(image[None], 1.0, max_side)[0]
-    faces = confirmed_faces(analyzer, img, [f for f in analyzer.detect(img) if f.landmarks is not None])
+    faces = [f for f in analyzer.detect(img) if f.landmarks is not None]
+    faces = confirmed_faces(analyzer, img, faces) if confirm else faces
     if not faces or not plausible(faces[0].landmarks, img.shape):
         raise SourceSkipped(name or None, "no detectable face in the photo")
     return FaceVideo(img[None], faces[0].landmarks[None].astype(np.float64), 1.0, identity, name, True)
 
 
 def animate_photo(image: np.ndarray, n_frames: int, fps: float, rng: np.random.Generator,
-                  analyzer: FaceAnalyzer, out_side: int = 320) -> np.ndarray:
+                  analyzer: FaceAnalyzer, out_side: int = 320, confirm: bool = True) -> np.ndarray:
     """A short 'video' of a still photo: a square window around the face that follows a
     smooth small head motion (rotation <= 3 deg, shifts <= 4 % and zoom <= 4 % of the
     window, sums of slow sinusoids), so a photo can be a forge target."""
     import cv2
 
-    faces = confirmed_faces(analyzer, image, analyzer.detect(image))
+    faces = confirmed_faces(analyzer, image, analyzer.detect(image)) if confirm else analyzer.detect(image)
     if not faces:
         raise SourceSkipped(None, "no detectable face in the photo")
     x0, y0, x1, y1 = faces[0].box
@@ -159,13 +161,15 @@ def animate_photo(image: np.ndarray, n_frames: int, fps: float, rng: np.random.G
 
 
 def face_video(analyzer: FaceAnalyzer, frames: np.ndarray, fps: float, *, name: str = "", identity: str = "",
-               min_frames: int = 16, detect_every: int = 4) -> FaceVideo:
-    """Track the main face; keep its longest run of frames; refuse too short results."""
+               min_frames: int = 16, detect_every: int = 4, confirm: bool = True) -> FaceVideo:
+    """Track the main face (MMOD-confirmed unless not ``confirm``); keep its longest run of
+    frames; refuse too short results."""
     if len(frames) < min_frames:
         raise SourceSkipped(name or None, f"too few frames ({len(frames)} < {min_frames})")
-    idx, lms = track_landmarks(analyzer, frames, detect_every=detect_every)
+    idx, lms = track_landmarks(analyzer, frames, detect_every=detect_every, confirm=confirm)
     if len(idx) == 0:
-        raise SourceSkipped(name or None, "no detectable face (none the second detector, MMOD, confirms)")
+        raise SourceSkipped(name or None, "no detectable face" + (
+            " (none the second detector, MMOD, confirms)" if confirm else ""))
     if len(idx) < min_frames:
         raise SourceSkipped(name or None, f"the face is tracked in only {len(idx)} consecutive frames (< {min_frames})")
     ok = [plausible(l, frames.shape[1:]) for l in lms]
