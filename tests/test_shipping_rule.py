@@ -70,46 +70,44 @@ def test_addendum_5_distinct_footage_and_cross_fit_candidates(rule):
     assert rule.fold_of_model("unet-mobilenet_v2-160-eefde880-cf5x5") is None
 
 
-def test_folds_of_the_shared_media_of_the_cross_fit_config(rule, shared_data):
-    """configs/xray-cf.yaml: each real of ../shared/data maps to the fold that validated its person,
-    people seen only as faces (Kit Harington's photos) to the forge corpus's fold for them."""
+def test_folds_of_the_shared_media_of_a_cross_fit_config(rule, shared_data, tmp_path):
+    """Each real of ../shared/data maps to the fold whose runs validated (never trained on) its
+    person, as training splits them; a person a forge corpus used only as a face (Kit Harington's
+    photos) keeps the corpus's fold; excluded (held-out) media and corpus files are absent."""
     import json
     import os
+    import shutil
 
     from localize import training as T
 
-    corpus = ROOT / "runs" / "forge-people-cf5"
-    if not (corpus / "manifest.json").exists():
-        pytest.skip("runs/forge-people-cf5 (the forge corpus of configs/xray-cf.yaml) is not built here")
+    corpus = tmp_path / "corpus"  # a forge corpus of one original of Joe Biden, Kit Harington a face only
+    videos = corpus / "original_sequences" / "youtube" / "c23" / "videos"
+    videos.mkdir(parents=True)
+    (corpus / "manipulated_sequences" / "ForgeFaceSwap" / "c23" / "videos").mkdir(parents=True)  # none made
+    shutil.copy(shared_data / "people" / "joe_biden" / "video_1.mp4", videos / "000.mp4")
+    (corpus / "manifest.json").write_text(json.dumps({
+        "created_by": "localize forge", "identity_splits": {"joe_biden": "fold0", "kit_harington": "fold1"},
+        "reals": [{"id": "000", "identity": "joe_biden", "source": "people/joe_biden/video_1.mp4"}]}))
+    cfg = T.load_config(None, [
+        f"data.sources=[{{path: '{corpus}', kind: pairs, compressions: [c23]}}, "
+        f"{{path: '{shared_data / 'reals'}', kind: reals, identity: file}}, "
+        f"{{path: '{shared_data / 'people'}', kind: reals, identity: folder, photos: true}}]",
+        "data.folds=2", "data.exclude=['*/reals/talking_09.mp4', '*/people/elon_musk/*']"])
     cwd = os.getcwd()
-    os.chdir(ROOT)
+    os.chdir(tmp_path)  # paths in keys are under shared_data, wherever the run starts
     try:
-        got = rule.fold_of_shared_media(T.load_config(ROOT / "configs" / "xray-cf.yaml"), shared_data)
+        got = rule.fold_of_shared_media(cfg, shared_data)
+        splits = [T.split_sources({**cfg, "data": {**cfg["data"], "fold": j}}) for j in (0, 1)]
     finally:
         os.chdir(cwd)
-    splits = json.loads((corpus / "manifest.json").read_text())["identity_splits"]
-    assert got["people/kit_harington/photo_1.jpg"] == int(splits["kit_harington"][4:])
-    assert got["reals/talking_02.mp4"] == int(splits["talking_02"][4:])
+    assert got["people/kit_harington/photo_1.jpg"] == 1 and got["people/joe_biden/video_1.mp4"] == 0
     assert "reals/talking_09.mp4" not in got and not any(k.startswith("people/elon_musk") for k in got)
-    assert len({k for k in got if not k.endswith((".jpg", ".png"))}) == 15
-
-
-def test_distinct_footage_of_the_xray_config(rule, shared_data):
-    """configs/xray.yaml validates on 4 real videos and their 4 forge c23 copies: 4 distinct."""
-    import os
-
-    from localize import training as T
-
-    if not (ROOT / "runs" / "forge-people" / "manifest.json").exists():
-        pytest.skip("runs/forge-people (the forge corpus of configs/xray.yaml) is not built here")
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        got = rule.real_validation_footage(T.load_config(ROOT / "configs" / "xray.yaml"), cross_fit=False)
-    finally:
-        os.chdir(cwd)
-    assert sorted(Path(p).name for p in got) == ["talking_03.mp4", "talking_08.mp4", "video_1.mp4", "video_1.mp4"]
-    assert {Path(p).parent.name for p in got if p.endswith("video_1.mp4")} == {"donald_trump", "katie_hill"}
+    assert not any("original_sequences" in k for k in got) and set(got.values()) == {0, 1}
+    sources = {Path(s.video).resolve().relative_to(shared_data.resolve()).as_posix(): s.identity
+               for s in splits[0][0] if str(Path(s.video).resolve()).startswith(str(shared_data.resolve()))}
+    assert set(got) == set(sources) and len(got) == 26
+    for key, j in got.items():  # validated by fold j's runs only: in no other fold's training
+        assert [sp[sources[key]] for _, sp in splits] == ["val" if k == j else "train" for k in (0, 1)], key
 
 
 @pytest.mark.parametrize("change, failing", [
