@@ -154,20 +154,13 @@ def calibrate(model: str | Path, config: str | Path | None = None, out: str | Pa
     import torch
 
     from .decision import Calibration, fit_calibration, refit_on_reals
-    from .fileio import atomic_path
+    from .fileio import atomic_path, read_checkpoint
     from .training import load_config
     from .video import is_image
 
     model = Path(model)
     cfg = load_config(config, overrides) if config else None
-    if not model.exists():
-        raise InputError(model, "model file not found")
-    try:
-        payload = torch.load(model, map_location="cpu", weights_only=False)
-    except Exception as e:  # corrupt or foreign file
-        raise InputError(model, f"not a localizer checkpoint ({type(e).__name__})") from None
-    if not isinstance(payload, dict) or "state_dict" not in payload:
-        raise InputError(model, "not a localizer checkpoint (.pt) to calibrate")
+    payload = read_checkpoint(model, "localizer checkpoint (.pt) to calibrate", missing="model file not found")
     items: list[tuple[Path, int]] = []
     fold_of: list[int | None] = []  # the cross-fit fold whose runs score each item (None: the whole model)
     if cfg is not None and payload.get("cross_fit"):

@@ -119,6 +119,27 @@ def read_yaml(path: str | Path) -> Any:
         raise InputError(p, f"not valid YAML ({' '.join(str(e).split())})") from None
 
 
+def read_checkpoint(path: str | Path, what: str = "localizer checkpoint", keys: tuple[str, ...] = ("state_dict",),
+                    missing: str | None = None) -> dict:
+    """A torch checkpoint file as its payload dict, with one clear error for a missing file, an
+    unreadable or foreign one, and one without ``keys`` (every model file a user names is read
+    here, so a wrong path or a JPEG given as a model never ends in a traceback)."""
+    import torch
+
+    from .errors import InputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, missing or f"{what} not found")
+    try:
+        payload = torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as e:  # corrupt, truncated or not a torch file
+        raise InputError(p, f"not a {what} ({type(e).__name__}: {' '.join(str(e).split())[:160]})") from None
+    if not isinstance(payload, dict) or any(k not in payload for k in keys):
+        raise InputError(p, f"not a {what} (no {', '.join(k for k in keys if not isinstance(payload, dict) or k not in payload)})")
+    return payload
+
+
 def sha256_file(path: str | Path, limit: int | None = None) -> str:
     """Hex sha256 of a file (of its first ``limit`` bytes when given)."""
     h = hashlib.sha256()

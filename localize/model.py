@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .fileio import atomic_path, sha256_file
+from .fileio import atomic_path, read_checkpoint, sha256_file
 from .targets import target_of_model
 
 MEAN = (0.485, 0.456, 0.406)
@@ -166,21 +166,16 @@ def _unwrap(model):
 
 def load_checkpoint(path: str | Path):
     """(model in eval mode, ModelConfig, metadata dict)."""
-    import torch
-
     path = Path(path)
-    if not path.exists():
-        raise InputError(path, "model file not found")
+    payload = read_checkpoint(path, keys=("state_dict", "model_config"), missing="model file not found")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
         cfg = ModelConfig.from_dict(payload["model_config"])
-    except Exception as e:  # corrupt or foreign file
-        raise InputError(path, f"not a localizer checkpoint ({type(e).__name__}: {e})") from None
-    # every weight comes from the checkpoint: the encoder's initial weights file (a training
-    # input, recorded in the config) need not exist where the model is used
-    model = build_model(dataclasses.replace(cfg, encoder_weights=None))
-    state = {k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()}
-    model.load_state_dict(state)
+        # every weight comes from the checkpoint: the encoder's initial weights file (a training
+        # input, recorded in the config) need not exist where the model is used
+        model = build_model(dataclasses.replace(cfg, encoder_weights=None))
+        model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()})
+    except Exception as e:  # a config or weights that do not make a model
+        raise InputError(path, f"not a localizer checkpoint ({type(e).__name__}: {' '.join(str(e).split())[:160]})") from None
     model.eval()
     meta = {k: v for k, v in payload.items() if k not in ("state_dict", "model_config")}
     return model, cfg, meta

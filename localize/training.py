@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import InputError
-from .fileio import read_yaml, sha256_file
+from .fileio import read_checkpoint, read_yaml, sha256_file
 from .model import ModelConfig
 
 log = logging.getLogger("localize.training")
@@ -559,9 +559,8 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     prior_seconds = 0.0  # training time of the runs this one resumes
     if tc.get("init_from") and not (resume and last_path.exists()):
         src = Path(tc["init_from"])
-        if not src.is_file():
-            raise InputError(src, "train.init_from checkpoint not found")
-        payload = torch.load(src, map_location="cpu", weights_only=False)
+        payload = read_checkpoint(src, "localizer checkpoint (train.init_from)", ("state_dict", "model_config"),
+                                  missing="train.init_from checkpoint not found")
         if ModelConfig.from_dict(payload["model_config"]) != mcfg:
             raise InputError(src, "train.init_from has a different model config")
         model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()})

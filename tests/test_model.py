@@ -159,3 +159,47 @@ def test_encoder_weights_that_do_not_fit_are_refused(tmp_path):
         build_model(dataclasses.replace(cfg, encoder_weights=str(tmp_path / "junk.pth")))
     with pytest.raises(InputError, match="not found"):
         build_model(dataclasses.replace(cfg, encoder_weights=str(tmp_path / "missing.pth")))
+
+
+def test_every_model_file_reader_refuses_bad_files_with_one_clear_error(tmp_path):
+    """A missing path, a file that is not a torch checkpoint, a torch file of something else and
+    weights that do not fit: one InputError naming the file each time, for the localizer and the
+    MesoNet baseline (calibration and train.init_from read through the same fileio.read_checkpoint)."""
+    import torch
+
+    from localize.baselines.mesonet import load_mesonet
+    from localize.errors import InputError
+    from localize.fileio import read_checkpoint
+    from localize.model import load_checkpoint, save_checkpoint
+
+    junk = tmp_path / "photo.jpg"
+    junk.write_bytes(b"\xff\xd8\xff\xe0 not a checkpoint")
+    other = tmp_path / "list.pt"
+    torch.save([1, 2, 3], other)
+    cfg = ModelConfig(encoder="mobilenet_v2", input_size=64, encoder_depth=3, decoder_channels=(32, 16, 8))
+    ok = tmp_path / "ok.pt"
+    save_checkpoint(ok, build_model(cfg), cfg)
+    payload = torch.load(ok, weights_only=False)
+    payload["state_dict"] = {"x": torch.zeros(1)}
+    wrong = tmp_path / "wrong.pt"
+    torch.save(payload, wrong)
+    for load in (load_checkpoint, load_mesonet):
+        with pytest.raises(InputError, match="not found") as e:
+            load(tmp_path / "missing.pt")
+        assert "missing.pt" in str(e.value)
+        for bad in (junk, other, wrong):
+            with pytest.raises(InputError, match="not a") as e:
+                load(bad)
+            assert bad.name in str(e.value)
+    with pytest.raises(InputError, match="no model_config"):
+        read_checkpoint(_saved(tmp_path, {"state_dict": {}}),
+                        keys=("state_dict", "model_config"))
+    assert load_checkpoint(ok)[1] == cfg
+
+
+def _saved(tmp_path, obj):
+    import torch
+
+    p = tmp_path / "saved.pt"
+    torch.save(obj, p)
+    return p

@@ -152,17 +152,16 @@ def save_mesonet(path: str | Path, model, meta: dict) -> None:
 
 
 def load_mesonet(path: str | Path):
-    import torch
+    from ..fileio import read_checkpoint
 
     path = Path(path)
-    if not path.exists():
-        raise InputError(path, "MesoNet weights not found (train them: python -m localize.baselines.mesonet)")
+    payload = read_checkpoint(path, "MesoNet checkpoint",
+                              missing="MesoNet weights not found (train them: python -m localize.baselines.mesonet)")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
         model = build_meso4()
         model.load_state_dict(payload["state_dict"])
-    except Exception as e:
-        raise InputError(path, f"not a MesoNet checkpoint ({type(e).__name__}: {e})") from None
+    except Exception as e:  # weights of another network
+        raise InputError(path, f"not a MesoNet checkpoint ({type(e).__name__}: {' '.join(str(e).split())[:160]})") from None
     model.eval()
     return model, payload.get("meta", {})
 
