@@ -76,3 +76,66 @@ def test_split_bundle_parts_merge_back_and_refuse_an_incomplete_set(tmp_path):
     assert {f.name: f.read_bytes() for f in b.iterdir()} == original
     assert not list(tmp_path.glob("bundle-p*"))
     assert run("nothing", "10").returncode == 2 and "not a crop bundle" in run("nothing", "10").stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["configs/missing.yaml", "b", "out", "+10", "0"], "configs/missing.yaml: no such config"),
+    (["c.yaml", "nobundle", "out", "+10", "0"], "nobundle: not a crop bundle"),
+    (["c.yaml", "b", "out", "+10"], "usage:"),
+    (["c.yaml", "b", "out", "soon", "0"], "soon: UNTIL is HH:MM (UTC) or +MINUTES"),
+    (["c.yaml", "b", "out", "+1x", "0"], "+1x: UNTIL is HH:MM (UTC) or +MINUTES"),
+    (["c.yaml", "b", "out", "+0", "0"], "+0: that time (UTC) has passed"),
+    (["one.yaml", "b", "out", "+10", "0"], "one.yaml: not a cross-fitting config"),
+])
+def test_train_folds_refuses_bad_input(tmp_path, args, message):
+    import os
+    import sys
+
+    (tmp_path / "c.yaml").write_text("name: c\ndata:\n  folds: 5\n")
+    (tmp_path / "one.yaml").write_text("name: one\ndata:\n  sources: []\n")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "bundle.json").write_text("{}")
+    path = f"{Path(sys.executable).parent}:/usr/bin:/bin"  # the python that has PyYAML
+    r = subprocess.run(["bash", str(ROOT / "scripts" / "train_folds.sh"), *args], cwd=tmp_path,
+                       capture_output=True, text=True, env={"PATH": path, "HOME": os.environ.get("HOME", "/")})
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr
+    assert not (tmp_path / "out").exists()  # nothing trained or written
+
+
+def test_train_folds_trains_each_fold_in_turn_until_the_deadline(tmp_path):
+    """Fold after fold, each by train_seeds.sh into OUT/fold<f> with its data.fold, the minutes
+    left and the caller's --set last (so it overrides the defaults); a fold is not started when
+    fewer than MIN_MINUTES are left."""
+    import os
+    import shutil
+    import sys
+
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    shutil.copy(ROOT / "scripts" / "train_folds.sh", scripts)
+    calls = tmp_path / "calls.txt"
+    (scripts / "train_seeds.sh").write_text(f'#!/usr/bin/env bash\necho "$@" >> {calls}\n')
+    (scripts / "train_seeds.sh").chmod(0o755)
+    (tmp_path / "c.yaml").write_text("name: c\ndata:\n  folds: 3\n")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "bundle.json").write_text("{}")
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/")}
+
+    def run(until, **more):
+        return subprocess.run(["bash", str(scripts / "train_folds.sh"), "c.yaml", "b", "out", until, "0", "1",
+                               "--", "--set", "train.threads=7"], cwd=tmp_path, capture_output=True, text=True,
+                              env=env | more)
+
+    r = run("+30")
+    assert r.returncode == 0, r.stderr
+    lines = calls.read_text().splitlines()
+    assert [ln.split()[2] for ln in lines] == ["out/fold0", "out/fold1", "out/fold2"]
+    for f, ln in enumerate(lines):
+        args = ln.split()
+        assert args[0:2] == ["c.yaml", "b"] and 28 <= int(args[3]) <= 30 and args[4:6] == ["0", "1"]
+        assert f"data.fold={f}" in args and args[-1] == "train.threads=7"  # the caller's --set comes last
+    calls.unlink()
+    r = run("+3")  # under MIN_MINUTES (5): no fold starts
+    assert r.returncode == 0 and "stopping before fold 0" in r.stdout and not calls.exists()
+    assert run("+3", MIN_MINUTES="1").returncode == 0 and len(calls.read_text().splitlines()) == 3
