@@ -17,7 +17,6 @@ Writes benchmarks/results/analyze_speed.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile

@@ -11,7 +11,6 @@ Writes benchmarks/results/identity_models.json. Run with `nice -n 10`.
 from __future__ import annotations
 
 import itertools
-import json
 import sys
 import time
 from pathlib import Path

@@ -9,7 +9,6 @@ threshold baseline the issue quotes (about 0.93 / 0.91 / 0.37), computed here.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

@@ -15,7 +15,6 @@ and an *oracle* one: the mean held-out fake mask).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path

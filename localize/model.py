@@ -7,7 +7,6 @@ and, when the model has a classification head, a frame-level fake probability (N
 from __future__ import annotations
 
 import dataclasses
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +63,6 @@ def build_model(cfg: ModelConfig):
 
 def _build_one(cfg: ModelConfig):
     import segmentation_models_pytorch as smp
-    import torch
 
     arch = getattr(smp, cfg.arch)
     kwargs: dict[str, Any] = dict(encoder_name=cfg.encoder, encoder_weights=None, classes=1)
@@ -244,9 +242,7 @@ def load_localizer(path: str | Path | None = None, backend: str = "auto", thread
         hint = " (the shipped default model is missing from this install)" if path == DEFAULT_MODEL else ""
         raise InputError(path, "model file not found" + hint)
     sha = sha256_file(path)
-    if path.suffix == ".onnx" or backend == "onnx" and path.suffix == ".onnx":
-        import json
-
+    if path.suffix == ".onnx":
         import onnxruntime as ort
 
         so = ort.SessionOptions()

@@ -20,7 +20,6 @@ import json
 import logging
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -503,7 +502,6 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     from torch.utils.data import DataLoader
 
     from . import data as D
-    from .decision import fit_calibration
     from .fileio import write_json, write_text
     from .model import ModelConfig, build_model, save_checkpoint
 

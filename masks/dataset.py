@@ -13,7 +13,6 @@ and whose mask file exists, and retries the failed ones.
 from __future__ import annotations
 
 import json
-import os
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed

@@ -657,11 +657,11 @@ def test_survey_frames_are_spread_and_the_scale_bounded(face_analyzer, tmp_path)
     """Frames surveyed are spread over the sampled ones; a missed face must be one the larger scale
     is sure of; the scale chosen brings the smallest missed face to SURVEY_FACE_PX, at least 1.5 x
     the base and never above detect_retry_side nor the input's own size."""
-    from localize import analyze as A
+    from localize import detect_scale as S
     from localize.faces import Face
 
-    assert A.survey_picks(list(range(0, 320, 10)), 3) == [50, 160, 260]
-    assert A.survey_picks([4, 9], 3) == [4, 9] and A.survey_picks([7], 3) == [7]
+    assert S.survey_picks(list(range(0, 320, 10)), 3) == [50, 160, 260]
+    assert S.survey_picks([4, 9], 3) == [4, 9] and S.survey_picks([7], 3) == [7]
 
     class Fake:
         detect_side = 640
@@ -678,16 +678,16 @@ def test_survey_frames_are_spread_and_the_scale_bounded(face_analyzer, tmp_path)
 
     img = np.zeros((8, 8, 3), np.uint8)
     fake = Fake(60)
-    got = A.missed_faces(img, fake, 640, 1280)
+    got = S.missed_faces(img, fake, 640, 1280)
     assert fake.seen == [640, 1280] and fake.detect_side == 640 and len(got) == 1
-    assert A.missed_faces(img, Fake(60, score=-0.1), 640, 1280) == []  # an unsure box costs no rescale
-    assert A.missed_faces(img, Fake(60), 640, 1280, _Verifier(0.1)) == []  # nor one MMOD does not confirm
-    assert A.rescaled_side(1920, 60, 640, 1280) == 1280  # 1920 * 96 / 60 = 3072: capped
-    assert A.rescaled_side(1920, 160, 640, 1280) == 1152  # ceil(1920 * 96 / 160 / 32) * 32
-    assert A.rescaled_side(1280, 300, 640, 1280) == 960  # big enough yet missed: 1.5 x the base
-    assert A.survey_top(1920, AnalyzeOptions()) == 1280
-    assert A.survey_top(700, AnalyzeOptions()) == 640  # no larger than the base: no survey
-    assert A.survey_top(1920, AnalyzeOptions(survey_frames=0)) == 640
+    assert S.missed_faces(img, Fake(60, score=-0.1), 640, 1280) == []  # an unsure box costs no rescale
+    assert S.missed_faces(img, Fake(60), 640, 1280, _Verifier(0.1)) == []  # nor one MMOD does not confirm
+    assert S.rescaled_side(1920, 60, 640, 1280) == 1280  # 1920 * 96 / 60 = 3072: capped
+    assert S.rescaled_side(1920, 160, 640, 1280) == 1152  # ceil(1920 * 96 / 160 / 32) * 32
+    assert S.rescaled_side(1280, 300, 640, 1280) == 960  # big enough yet missed: 1.5 x the base
+    assert S.survey_top(1920, AnalyzeOptions()) == 1280
+    assert S.survey_top(700, AnalyzeOptions()) == 640  # no larger than the base: no survey
+    assert S.survey_top(1920, AnalyzeOptions(survey_frames=0)) == 640
 
 
 def test_a_survey_restarts_pass_one_at_the_scale_that_finds_the_face(tmp_path, loc, face_analyzer):

@@ -48,7 +48,6 @@ def make_tiny_ffpp(root: Path, carphone: Path, analyzer, n_ids: int = 4, frames:
         write_video(fake_dir / f"{ident}_{partner}.mp4", fakes, 25, crf=18)
         write_mask_video(mask_dir / f"{ident}_{partner}.mp4", masks, 25)
     (root / "splits").mkdir(parents=True, exist_ok=True)
-    half = n_ids // 2
     pairs = [[ids[i], ids[i + 1]] for i in range(0, n_ids, 2)]
     (root / "splits" / "train.json").write_text(json.dumps(pairs[: max(1, len(pairs) - 1)]))
     (root / "splits" / "val.json").write_text(json.dumps(pairs[max(1, len(pairs) - 1):]))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from localize.identity import features as F
-from localize.identity.models import (Calibration, OneClassModel, RefSet, calibrate, fit_family, fuse_log_odds)
+from localize.identity.models import (OneClassModel, RefSet, calibrate, fit_family, fuse_log_odds)
 
 
 @pytest.fixture(scope="module")

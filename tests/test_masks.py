@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from localize.errors import InputError
-from localize.video import VideoWriter, read_frames, read_image, write_image, write_video
+from localize.video import read_frames, read_image, write_image, write_video
 from masks.align import AlignmentError
 from masks.derive import MaskParams, derive_image_masks, derive_video_masks, mask_iou
 from masks.pairs import derived_mask_path, find_pairs

@@ -198,7 +198,7 @@ def test_metrics_prometheus_text(tmp_path, carphone):
         c.get(f"/v1/jobs/{uuid.uuid4()}")
         text = c.get("/metrics").text
         assert '# TYPE localize_http_requests_total counter' in text
-        assert f'localize_http_requests_total{{method="POST",route="/v1/analyze",status="202"}} 1' in text
+        assert 'localize_http_requests_total{method="POST",route="/v1/analyze",status="202"} 1' in text
         # route templates, not raw paths (no per-job label explosion)
         assert 'route="/v1/jobs/{job_id}",status="404"} 1' in text and jid not in text
         assert 'localize_http_request_duration_seconds_bucket{route="/v1/analyze",le="+Inf"} 1' in text

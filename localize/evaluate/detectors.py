@@ -128,7 +128,6 @@ class MaskDetector:
         self.localizer = open_localizer(model)
         self.frames = frames
         self.threshold = None
-        cal = getattr(self.localizer, "calibration", None) or {}
         self.key = f"{self.localizer.sha256[:12]}_{frames}"
         self._analyzer = None
 
@@ -146,8 +145,6 @@ class MaskDetector:
         out = {"score": v.get("score"), "probability": prob, "decision": v.get("decision"),
                "status": rep.status, "threshold": (v.get("operating_point") or {}).get("threshold")
                if isinstance(v.get("operating_point"), dict) else None}
-        if out["probability"] is None and out["score"] is not None:
-            out["probability"] = None
         return out
 
     def pixel_counts(self, case: Case, n_frames: int = 8) -> dict | None:
@@ -155,7 +152,7 @@ class MaskDetector:
         if not case.mask or not Path(case.mask).exists():
             return None
         from ..faces import FaceAnalyzer, crop, crop_box, crop_mask, landmark_box
-        from ..video import iter_frames, probe, sample_indices
+        from ..video import iter_frames, sample_indices
         from masks.maskio import read_mask_video
 
         if self._analyzer is None:
@@ -167,7 +164,7 @@ class MaskDetector:
         pick = [with_mask[j] for j in sample_indices(len(with_mask), count=n_frames)]
         size = self.localizer.input_size
         crops, truths = [], []
-        for i, img in iter_frames(path := case.path, pick):
+        for i, img in iter_frames(case.path, pick):
             faces = self._analyzer.detect(img)
             if not faces:
                 continue

@@ -11,7 +11,6 @@ import base64
 import html
 import io
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 

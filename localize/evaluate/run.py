@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from ..errors import InputError
 from ..fileio import sha256_file, versions
 from . import protocols as P
 from .detectors import IdentityDetector, MaskDetector, MesoDetector, ScoreCache
-from .metrics import binary_metrics, pixel_scores
+from .metrics import binary_metrics
 
 DEGRADATIONS = ("none", "crf23", "crf40", "blur1", "blur2", "blur3", "half")
 KINDS = ("identity-replaced", "identity-remained")

@@ -26,7 +26,6 @@ redone; ``.forge/`` keeps the landmarks and a record per output.
 from __future__ import annotations
 
 import json
-import os
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
@@ -454,7 +453,6 @@ def plan_fakes(reals: list[dict], photos: list[dict], split_of: dict[str, str], 
     Deterministic: sources are drawn by a generator seeded with (seed, method, target)."""
     jobs, stills, skipped = [], [], []
     still_of: dict[str, str] = {}
-    by_split = lambda rid: split_of.get(rid)  # noqa: E731
     ident = {r["id"]: r["identity"] for r in reals} | {p["id"]: p["identity"] for p in photos}
     for m in methods:
         for t in sorted(reals, key=lambda r: r["id"]):

@@ -19,12 +19,12 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import numpy as np
 
 from ..faces import FaceAnalyzer, Track, track_faces
-from ..video import is_image, iter_frames, probe
+from ..video import iter_frames, probe
 
 # Names of the per-frame behaviour signals, in column order.
 SIGNALS = (
