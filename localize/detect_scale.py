@@ -3,7 +3,7 @@ copy it runs on, and analysis detects on a copy of ``detect_side`` px (640) for 
 faces of group footage or a face far from a 1080p camera would go unjudged. Two remedies: a frame
 with no face at all is looked at again larger (:class:`RetryDetector`), and a survey of a few
 sampled frames at a larger scale (:func:`surveyed`) restarts pass 1 of ``localize.analyze`` at a
-scale that finds every face it saw (:class:`DetectScale` records which and why)."""
+scale that finds the face it missed (:class:`DetectScale` records which and why)."""
 from __future__ import annotations
 
 import math
