@@ -13,14 +13,9 @@ if [ $# -lt 5 ]; then
   echo "usage: $0 CONFIG BUNDLE OUT MINUTES SEED... [-- --set KEY=VALUE ...]" >&2; exit 2
 fi
 config=$1 bundle=$2 out=$3 minutes=$4; shift 4
-seeds=() extra=()
-while [ $# -gt 0 ]; do
-  if [ "$1" = "--" ]; then shift; extra=("$@"); break; fi
-  seeds+=("$1"); shift
-done
-[ -f "$config" ] || { echo "$config: no such config" >&2; exit 2; }
-[ -f "$bundle/bundle.json" ] || { echo "$bundle: not a crop bundle (no bundle.json)" >&2; exit 2; }
-[ ${#seeds[@]} -gt 0 ] || { echo "no seeds given" >&2; exit 2; }
+. "$(dirname "$0")/train_lib.sh"
+split_seeds "$@"
+require_inputs "$config" "$bundle"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 NO_ALBUMENTATIONS_UPDATE=1
 cores=$(nproc)
 workers=$(( (cores - ${#seeds[@]}) / ${#seeds[@]} )); [ $workers -lt 1 ] && workers=1

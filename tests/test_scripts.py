@@ -114,6 +114,7 @@ def test_train_folds_trains_each_fold_in_turn_until_the_deadline(tmp_path):
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     shutil.copy(ROOT / "scripts" / "train_folds.sh", scripts)
+    shutil.copy(ROOT / "scripts" / "train_lib.sh", scripts)
     calls = tmp_path / "calls.txt"
     (scripts / "train_seeds.sh").write_text(f'#!/usr/bin/env bash\necho "$@" >> {calls}\n')
     (scripts / "train_seeds.sh").chmod(0o755)
