@@ -81,6 +81,11 @@ class Config:
     folds: int = 0  # > 1: identities dealt into this many folds (cross-fitting) instead of train/val/test
     face_rule: int = 2  # FACE_RULES: how a source's main face is chosen (1 only to rebuild an older corpus)
 
+    @property
+    def confirm_faces(self) -> bool:
+        """Whether main faces must be ones the second detector (MMOD) confirms (face rule 2)."""
+        return self.face_rule >= 2
+
 
 @dataclass
 class CorpusSummary:
@@ -262,7 +267,7 @@ def prepare_input(item: Input, out: str, cfg: Config) -> dict:
         if not meta.exists():
             try:
                 face = footage.photo_face(analyzer, img, item.path, item.identity, cfg.max_side,
-                                          confirm=cfg.face_rule >= 2)
+                                          confirm=cfg.confirm_faces)
             except footage.SourceSkipped as e:
                 rec["skipped"].append({"source": item.path, "reason": e.problem})
                 return rec
@@ -273,7 +278,7 @@ def prepare_input(item: Input, out: str, cfg: Config) -> dict:
         for j, vid in enumerate(item.ids):
             r = _prepare_real(out, vid, item, cfg, lambda j=j: (footage.animate_photo(
                 img, cfg.animate_frames, 29.97, _rng(cfg.seed, "animate", item.key, str(j)), analyzer,
-                confirm=cfg.face_rule >= 2), 29.97, 0))
+                confirm=cfg.confirm_faces), 29.97, 0))
             (rec["reals"] if "id" in r else rec["skipped"]).append(r)
         return rec
     info = probe(item.path)
@@ -322,7 +327,7 @@ def _prepare_real(out: Path, vid: str, item: Input, cfg: Config, load) -> dict:
     try:
         face = footage.face_video(_analyzer(), frames, fps, name=item.path, identity=item.identity,
                                   min_frames=cfg.min_frames, detect_every=cfg.detect_every,
-                                  confirm=cfg.face_rule >= 2)
+                                  confirm=cfg.confirm_faces)
     except footage.SourceSkipped as e:
         rec = {"source": item.path, "segment_id": vid, "start": start, "reason": e.problem}
         fileio.write_json(skip, rec)
@@ -577,7 +582,7 @@ def _check_resume(out: Path, cfg: Config, items: list[Input]) -> None:
 def build_corpus(out: str | Path, sources: list[str | Path] | None = None, methods: list[str] | None = None,
                  seed: int = 0, workers: int = 1, *, max_frames: int | None = None, segment: int | None = None,
                  fakes_per_target: int | None = None, min_frames: int = 16, preset: str = "medium",
-                 folds: int = 0, face_rule: int = 2, progress: bool = True) -> CorpusSummary:
+                 folds: int = 0, face_rule: int = Config.face_rule, progress: bool = True) -> CorpusSummary:
     """Build (or finish) an FF++-layout corpus in ``out``.
 
     ``sources=None`` uses the built-in media (carphone cut into 30-frame segments,
