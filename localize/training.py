@@ -566,6 +566,10 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
             log.info("initialised from %s", src)
     if resume and last_path.exists():
         payload = torch.load(last_path, map_location="cpu", weights_only=False)
+        # a run carried to another machine resumes only on the crops it started on
+        if payload.get("data_manifest_hash") not in (None, mhash):
+            raise InputError(last_path, f"this run trained on data {payload['data_manifest_hash'][:8]}, the config's "
+                             f"data is {mhash[:8]}: resume it on the same data, or train a new run")
         model.load_state_dict(payload["state_dict"])
         st = payload["train_state"]
         opt.load_state_dict(st["optimizer"])

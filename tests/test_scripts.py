@@ -140,3 +140,55 @@ def test_train_folds_trains_each_fold_in_turn_until_the_deadline(tmp_path):
     r = run("+3")  # under MIN_MINUTES (5): no fold starts
     assert r.returncode == 0 and "stopping before fold 0" in r.stdout and not calls.exists()
     assert run("+3", MIN_MINUTES="1").returncode == 0 and len(calls.read_text().splitlines()) == 3
+
+
+def test_carry_runs_saves_and_restores_what_resuming_and_judging_read(tmp_path):
+    """save copies each run's last.pt, log and config (not best.pt) and the fold's seed logs;
+    restore puts them back; neither way replaces a run that reached a later epoch."""
+    import os
+    import sys
+
+    import torch
+
+    def make_run(root, fold, seed, epoch):
+        d = root / f"fold{fold}" / f"seed{seed}"
+        d.mkdir(parents=True)
+        torch.save({"epoch": epoch, "state_dict": {}}, d / "last.pt")
+        torch.save({"epoch": epoch}, d / "best.pt")
+        for f in ("log.csv", "config.yaml", "data.json"):
+            (d / f).write_text(f"{f} {epoch}\n")
+        (root / f"fold{fold}" / f"seed{seed}.log").write_text("log\n")
+
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/")}
+
+    def carry(*args):
+        return subprocess.run(["bash", str(ROOT / "scripts" / "carry_runs.sh"), *args], cwd=tmp_path,
+                              capture_output=True, text=True, env=env)
+
+    runs, kept = tmp_path / "runs", tmp_path / "kept"
+    make_run(runs, 0, 0, 30)
+    make_run(runs, 1, 0, 19)
+    r = carry("save", "runs", "kept")
+    assert r.returncode == 0, r.stderr
+    assert sorted(str(p.relative_to(kept)) for p in kept.rglob("*")) == [
+        "fold0", "fold0/seed0", "fold0/seed0.log", "fold0/seed0/config.yaml", "fold0/seed0/data.json",
+        "fold0/seed0/last.pt", "fold0/seed0/log.csv",
+        "fold1", "fold1/seed0", "fold1/seed0.log", "fold1/seed0/config.yaml", "fold1/seed0/data.json",
+        "fold1/seed0/last.pt", "fold1/seed0/log.csv"]
+    # a new machine: fold 1 started afresh and is behind the carried copy; fold 0 is missing
+    fresh = tmp_path / "fresh"
+    make_run(fresh, 1, 0, 2)
+    assert carry("save", "fresh", "kept").returncode == 0
+    assert torch.load(kept / "fold1/seed0/last.pt", weights_only=False)["epoch"] == 19  # not replaced
+    r = carry("restore", "kept", "fresh")
+    assert r.returncode == 0, r.stderr
+    assert torch.load(fresh / "fold1/seed0/last.pt", weights_only=False)["epoch"] == 19
+    assert torch.load(fresh / "fold0/seed0/last.pt", weights_only=False)["epoch"] == 30
+    assert (fresh / "fold0/seed0/log.csv").read_text() == "log.csv 30\n"
+    assert not list(fresh.rglob(".*.part"))
+    # bad input: no such folder, no runs in it, an unknown mode
+    assert carry("restore", "nowhere", "fresh").returncode == 2
+    (tmp_path / "empty").mkdir()
+    r = carry("save", "empty", "kept2")
+    assert r.returncode == 2 and "no runs" in r.stderr
+    assert carry("push", "runs", "kept").returncode == 2

@@ -263,6 +263,17 @@ def test_crop_bundle_trains_on_the_same_pixels_without_the_videos(forge_corpus, 
     res = T.train(ci_config(forge_corpus, run, tmp_path / "cache", "data.sources=[]", f"data.bundle={tmp_path / 'bundle'}",
                             "train.epochs=3"), resume=True)
     assert res.epochs == 3 and [int(r["step"]) for r in csv.DictReader(open(run / "log.csv"))] == [3, 6, 9]
+    # a run resumes only on the data it started on (e.g. carried to a machine whose bundle differs)
+    import torch
+
+    other = tmp_path / "other"
+    other.mkdir()
+    payload = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    torch.save({**payload, "data_manifest_hash": "0" * 64}, other / "last.pt")
+    with pytest.raises(InputError, match="this run trained on data 00000000"):
+        T.train(ci_config(forge_corpus, other, tmp_path / "cache", "data.sources=[]",
+                          f"data.bundle={tmp_path / 'bundle'}", "train.epochs=4"), resume=True)
+    assert sorted(p.name for p in other.iterdir()) == ["last.pt"]
     # runs trained on another machine are ensembled here with --set telling where their data is
     (tmp_path / "bundle").rename(tmp_path / "moved")
     args = ["--package", str(run / "best.pt"), str(run / "last.pt"), str(tmp_path / "ens.pt")]
