@@ -89,6 +89,9 @@ DEFAULTS: dict[str, Any] = {
         # (its length predicted from the epochs so far), so --resume continues the exact run
         "stop_at_epoch_end": False,
         "threads": 0,             # torch intra-op threads (0: torch default)
+        # NHWC activations and weights: about 20 % faster training steps on a CPU with oneDNN
+        # (MobileNetV2 U-Net, 2026-11-23); the same model, only the floating-point order differs
+        "channels_last": False,
         "init_from": None,        # start from this checkpoint's weights (fine-tuning; same model config)
         "val_batch_size": 32,
         "target_fpr": 0.01,       # calibration operating point on validation reals
@@ -391,7 +394,7 @@ def _fold(cfg: dict) -> tuple[int, int] | None:
 # settings that change how a run is carried out (where, how fast, how it reports), not the model
 _NOT_RECIPE = {"data": {"sources", "exclude", "bundle", "cache_dir", "num_workers", "fold"},
                "train": {"out", "time_limit_min", "stop_at_epoch_end", "threads", "progress", "val_batch_size",
-                         "amp", "init_from"}}
+                         "amp", "init_from", "channels_last"}}
 
 
 # settings added after model ids carried a recipe hash, left out at their default so the
@@ -544,6 +547,8 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
 
     mcfg = ModelConfig.from_dict(cfg["model"])
     model = build_model(mcfg).to(device)
+    if tc.get("channels_last"):
+        model = model.to(memory_format=torch.channels_last)
     # which initial weights: the file, and the values it gave the encoder (the same for a copy
     # cut to the stages used, as carried to a GPU box)
     encoder_init = ({"file": str(mcfg.encoder_weights), "sha256": sha256_file(mcfg.encoder_weights),
@@ -697,6 +702,8 @@ def train_step(ddp_model, model, batch, opt, sched, scaler, cfg: dict, device, u
 
     lc, tc = cfg["loss"], cfg["train"]
     x, y, lab = (t.to(device, non_blocking=True) for t in batch)
+    if tc.get("channels_last"):
+        x = x.contiguous(memory_format=torch.channels_last)
     with torch.autocast(device.type, enabled=use_amp):
         outp = ddp_model(x)
     mask_logits, head = outp if isinstance(outp, tuple) else (outp, None)

@@ -2,7 +2,7 @@
 # Train every fold of a cross-fitting config on this machine, one fold after another (each fold's
 # seeds at once, by scripts/train_seeds.sh), until a deadline: a machine with no device, e.g. 2 CPU
 # cores in sessions of a few hours. Every run stops at an epoch's end before the deadline and
-# resumes exactly where it stopped when the script is run again (a finished run only reloads), so a
+# resumes from its last epoch when the script is run again (a finished run only reloads), so a
 # recipe too long for one session finishes over several. Fold f trains into OUT/fold$f/seed$s, the
 # layout of the GPU runbook and of benchmarks/judge_candidate.py --runs OUT.
 #

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train several seeds of one config at once from a crop bundle (`train.py --export-bundle`),
 # e.g. on a GPU box that has neither the videos nor PyAV/dlib. Each run stops between epochs
-# before MINUTES run out and resumes exactly when the script is run again, so a machine with
+# before MINUTES run out and resumes from its last epoch when the script is run again, so a machine with
 # a per-command time limit finishes them over several calls. Loader workers are shared out
 # over the CPU cores; fp32 as on the CPU (amp off) unless EXTRA overrides it.
 #

@@ -653,3 +653,34 @@ def test_a_key_given_twice_in_a_config_is_refused(tmp_path):
     # every shipped config passes
     for c in sorted((Path(__file__).resolve().parents[1] / "localize" / "configs").glob("*.yaml")):
         assert isinstance(read_yaml(c), dict), c
+
+
+def test_channels_last_changes_how_a_step_runs_not_what_it_computes(forge_corpus, tmp_path):
+    """train.channels_last (NHWC) gives one step the same loss and gradients to floating-point
+    order, leaves the recipe (model id) alone, and a run started without it resumes with it."""
+    import torch
+
+    from localize.model import ModelConfig, build_model
+
+    cfg = ci_config(forge_corpus, tmp_path / "a", tmp_path / "cache", "train.epochs=1")
+    cl = ci_config(forge_corpus, tmp_path / "a", tmp_path / "cache", "train.epochs=2", "train.channels_last=true")
+    assert T.recipe_hash(cfg) == T.recipe_hash({**cfg, "train": {**cfg["train"], "channels_last": True}})
+    g = torch.Generator().manual_seed(0)
+    batch = (torch.randn(4, 3, 64, 64, generator=g), (torch.rand(4, 1, 64, 64, generator=g) > 0.5).float(),
+             torch.tensor([0.0, 1.0, 0.0, 1.0]))
+    grads, losses = [], []
+    for c in (cfg, cl):
+        torch.manual_seed(0)
+        m = build_model(ModelConfig.from_dict(c["model"]))
+        if c["train"]["channels_last"]:
+            m = m.to(memory_format=torch.channels_last)
+        opt = torch.optim.SGD(m.parameters(), lr=0.0)
+        losses.append(T.train_step(m, m, batch, opt, None, torch.amp.GradScaler("cuda", enabled=False), c,
+                                   torch.device("cpu")))
+        grads.append({k: p.grad.clone() for k, p in m.named_parameters() if p.grad is not None})
+    assert abs(losses[0] - losses[1]) < 1e-4 and grads[0].keys() == grads[1].keys()
+    # gradients as a whole (single parameters whose true gradient is ~0, e.g. biases before batch
+    # norm, are noise either way): about 1 % apart, as one and two CPU threads are in NCHW
+    diff = sum(((grads[0][k] - grads[1][k]) ** 2).sum() for k in grads[0]).sqrt()
+    assert diff / sum((v ** 2).sum() for v in grads[0].values()).sqrt() < 0.05
+    assert T.train(cfg).epochs == 1 and T.train(cl, resume=True).epochs == 2
