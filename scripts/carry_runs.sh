@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Carry training runs from one machine to the next through the repository. A session here gets a
-# new machine with nothing under runs/, and a cross-fitted candidate needs about six hours of CPU
-# (five runs of about 70 minutes), so its runs must outlive the session that trained them. What a
-# run needs to resume, or to be judged, is small (the model and its optimizer state, under 3 MB):
+# new machine with nothing under runs/, and a cross-fitted candidate needs 6-10 hours of CPU (five
+# runs of 70-120 minutes), so its runs must outlive the session that trained them. What a run
+# needs to resume, or to be judged, is small (the model and its optimizer state, about 2 MB):
 #
-#   scripts/carry_runs.sh save RUNS DEST     e.g. runs/xray-cf-pre-defocus-lowlight checkpoints/xray-cf-pre-defocus-lowlight
+#   scripts/carry_runs.sh save RUNS DEST     e.g. runs/xray-cf-pre-defocus-lowlight carried-runs/xray-cf-pre-defocus-lowlight
 #   scripts/carry_runs.sh restore DEST RUNS  the other way, before scripts/train_folds.sh resumes them
 #
 # Per run (RUNS/fold*/seed*/ holding last.pt) it copies last.pt (weights, optimizer, scheduler, the
@@ -13,6 +13,7 @@
 # resume or judgement reads it). Each file is written under a temporary name, then renamed. Neither
 # way replaces a run that has reached a later epoch than the one copied (a run started afresh on a
 # new machine does not overwrite the carried one).
+# Run from the repository root with the project's environment active (it reads epochs with torch).
 set -euo pipefail
 usage() { echo "usage: $0 save RUNS DEST | restore DEST RUNS" >&2; exit 2; }
 [ $# -eq 3 ] || usage
