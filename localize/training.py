@@ -94,6 +94,10 @@ DEFAULTS: dict[str, Any] = {
         "channels_last": False,
         "init_from": None,        # start from this checkpoint's weights (fine-tuning; same model config)
         "val_batch_size": 32,
+        # validate every n-th epoch (and the first, the last, and any a time limit cuts short):
+        # validation never changes the weights, and on a CPU it is a quarter of a small epoch;
+        # a checkpoint between validations carries the latest metrics (metrics_epoch says whose)
+        "validate_every": 1,
         "target_fpr": 0.01,       # calibration operating point on validation reals
         "progress": True,
     },
@@ -394,7 +398,7 @@ def _fold(cfg: dict) -> tuple[int, int] | None:
 # settings that change how a run is carried out (where, how fast, how it reports), not the model
 _NOT_RECIPE = {"data": {"sources", "exclude", "bundle", "cache_dir", "num_workers", "fold"},
                "train": {"out", "time_limit_min", "stop_at_epoch_end", "threads", "progress", "val_batch_size",
-                         "amp", "init_from", "channels_last"}}
+                         "amp", "init_from", "channels_last", "validate_every"}}
 
 
 # settings added after model ids carried a recipe hash, left out at their default so the
@@ -560,6 +564,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     start_epoch, step, best_score, bad, history = 0, 0, -math.inf, 0, []
     prior_seconds = 0.0  # training time of the runs this one resumes
+    validated = None  # (metrics, calibration, epoch) of the latest validation
     if tc.get("init_from") and not (resume and last_path.exists()):
         src = Path(tc["init_from"])
         payload = read_checkpoint(src, "localizer checkpoint (train.init_from)", ("state_dict", "model_config"),
@@ -583,6 +588,9 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
         start_epoch, step, best_score, bad, history = st["epoch"] + 1, st["step"], st["best_score"], st["bad"], \
             st["history"]
         prior_seconds = float(payload.get("training_seconds", 0.0))
+        if payload.get("metrics"):
+            validated = (payload["metrics"], payload.get("calibration"),
+                         int(payload.get("metrics_epoch") or payload.get("epoch") or 0))
         if d.main:
             log.info("resumed from %s at epoch %d (step %d)", last_path, start_epoch, step)
     elif resume and d.main:
@@ -653,32 +661,41 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
         train_loss = _reduce_mean(loss_sum / max(1, n_seen), d)
         stop = _reduce_flag(stop, d)
         if d.main:
-            m, cal = validate(model, val_ds, baseline, device, cfg, use_amp)
+            now = (validated is None or (epoch + 1) % max(1, int(tc["validate_every"])) == 0 or epoch + 1 == epochs
+                   or stop)
+            if now:
+                validated = (*validate(model, val_ds, baseline, device, cfg, use_amp), epoch + 1)
+            m, cal, m_epoch = validated
             row = {"epoch": epoch + 1, "step": step, "lr": sched.get_last_lr()[0], "train_loss": train_loss,
                    "train_images_per_s": n_seen * d.world / max(train_time, 1e-9),
-                   "elapsed_s": time.time() - t_start, **{f"val_{k}": v for k, v in m.items()}}
+                   "elapsed_s": time.time() - t_start, **{f"val_{k}": v if now else "" for k, v in m.items()}}
             history.append(row)
             _append_csv(out / "log.csv", row)
-            score = m.get(tc["monitor"], float("nan"))
+            score = m.get(tc["monitor"], float("nan")) if now else float("nan")
             improved = not math.isnan(score) and score > best_score
+            # metrics and calibration are those of epoch metrics_epoch (the latest validated)
             meta = dict(model_id=model_id, config=cfg, data_manifest_hash=mhash, data=summary, metrics=m,
-                        calibration=cal, epoch=epoch + 1, step=step, encoder_init=encoder_init,
+                        calibration=cal, metrics_epoch=m_epoch, epoch=epoch + 1, step=step, encoder_init=encoder_init,
                         training_seconds=prior_seconds + time.time() - t_start,
                         baseline_mask_area=float((baseline >= 0.5).mean()),
                         baseline_mask=(baseline >= 0.5).astype(np.uint8))
             if improved:
                 best_score, bad, best_metrics = score, 0, m
                 save_checkpoint(best_path, model, mcfg, **meta)
-            else:
+            elif now:
                 bad += 1
             save_checkpoint(last_path, model, mcfg, **meta, train_state=dict(
                 optimizer=opt.state_dict(), scheduler=sched.state_dict(), scaler=scaler.state_dict(), epoch=epoch,
                 step=step, best_score=best_score, bad=bad, history=history))
-            log.info("epoch %d: train loss %.4f (%.1f img/s) | val loss %.4f IoU %.3f (const-mask %.3f) "
-                     "IoU-fake %.3f (%.3f) F1 %.3f pixAUC %.3f frameAUC %.3f real-flag %.2f%s",
-                     epoch + 1, train_loss, row["train_images_per_s"], m["loss"], m["iou"], m.get("base_iou", 0),
-                     m["iou_fake"], m.get("base_iou_fake", 0), m["f1"], m["pixel_auc"], m["frame_auc"],
-                     m["real_flag_rate"], " *" if improved else "")
+            if now:
+                log.info("epoch %d: train loss %.4f (%.1f img/s) | val loss %.4f IoU %.3f (const-mask %.3f) "
+                         "IoU-fake %.3f (%.3f) F1 %.3f pixAUC %.3f frameAUC %.3f real-flag %.2f%s",
+                         epoch + 1, train_loss, row["train_images_per_s"], m["loss"], m["iou"], m.get("base_iou", 0),
+                         m["iou_fake"], m.get("base_iou_fake", 0), m["f1"], m["pixel_auc"], m["frame_auc"],
+                         m["real_flag_rate"], " *" if improved else "")
+            else:
+                log.info("epoch %d: train loss %.4f (%.1f img/s) | not validated (train.validate_every %d)",
+                         epoch + 1, train_loss, row["train_images_per_s"], int(tc["validate_every"]))
             patience = int(tc["patience"])
             if patience and bad >= patience:
                 log.info("early stop: %s did not improve for %d epochs", tc["monitor"], patience)

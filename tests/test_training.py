@@ -684,3 +684,27 @@ def test_channels_last_changes_how_a_step_runs_not_what_it_computes(forge_corpus
     diff = sum(((grads[0][k] - grads[1][k]) ** 2).sum() for k in grads[0]).sqrt()
     assert diff / sum((v ** 2).sum() for v in grads[0].values()).sqrt() < 0.05
     assert T.train(cfg).epochs == 1 and T.train(cl, resume=True).epochs == 2
+
+
+def test_validate_every_skips_validation_between_and_keeps_the_log_aligned(forge_corpus, tmp_path):
+    """train.validate_every: epochs between validations log blank val_* cells (the CSV columns stay
+    aligned), their checkpoints carry the latest metrics with metrics_epoch, and the last epoch is
+    always validated, also after a resume."""
+    import torch
+
+    def run(*more):
+        return T.train(ci_config(forge_corpus, tmp_path / "run", tmp_path / "cache", "train.epochs=3",
+                                 "train.validate_every=5", "train.stop_at_epoch_end=true", *more), resume=True)
+
+    assert run("train.time_limit_min=1e-6").epochs == 1  # the first epoch is validated
+    assert run("train.time_limit_min=1e-6").epochs == 2  # resumed: epoch 2 is not
+    last = torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=False)
+    assert (last["epoch"], last["metrics_epoch"]) == (2, 1) and "iou" in last["metrics"]
+    assert run().epochs == 3
+    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    assert [r["val_iou"] != "" for r in rows] == [True, False, True]
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3] and rows[1]["train_loss"] != ""
+    last = torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=False)
+    assert (last["epoch"], last["metrics_epoch"]) == (3, 3)
+    assert T.recipe_hash(T.load_config(ROOT / "configs" / "ci.yaml", ["train.validate_every=5"])) == \
+        T.recipe_hash(T.load_config(ROOT / "configs" / "ci.yaml"))
