@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import random
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -815,11 +816,12 @@ class CropDataset:
     """
 
     def __init__(self, sets: Sequence[CropSet], spec: SampleSpec, *, train: bool, seed: int = 0,
-                 augment: float = 1.0, defocus: float = 0.0, low_light: float = 0.0):
+                 augment: float = 1.0, defocus: float = 0.0, low_light: float = 0.0, seed_augment: bool = True):
         self.sets = list(sets)
         self.spec = spec
         self.train = train
         self.seed = seed
+        self.seed_augment = seed_augment
         self.transform = train_transform(augment, defocus, low_light) if train else None
         self.real = [(si, j) for si, s in enumerate(self.sets) if s.source.label == 0 for j in range(len(s.images))]
         self.fake = [(si, j) for si, s in enumerate(self.sets) if s.source.label == 1 for j in range(len(s.images))]
@@ -932,6 +934,12 @@ class CropDataset:
 
         img, mask, kind = self.sample(i)
         if self.transform is not None:
+            if self.seed_augment:
+                # one stream the transforms draw from in turn (albumentations' own seed= gives every
+                # transform the same seed, so a flip's and an affine's draws would coincide)
+                ss = np.random.SeedSequence([self.seed, self.epoch, i, 13])
+                self.transform.set_random_state(np.random.default_rng(ss),
+                                                random.Random(int(ss.generate_state(1)[0])))
             r = self.transform(image=img, mask=mask)
             img, mask = r["image"], r["mask"]
         mask = self.spec.target_of(mask)

@@ -60,6 +60,10 @@ DEFAULTS: dict[str, Any] = {
         "low_light": 0.0,         # probability of an under-exposed, noisy copy of any training crop
                                   # (data.train_transform; only with augment > 0)
         "other_faces": False,     # also crop every other face of real videos as real (data.with_other_faces)
+        # draw each training crop's augmentation from (seed, epoch, index), so a run, resumed or
+        # not, sees the same pixels; false: albumentations' own unseeded streams (runs before
+        # 2026-11-23 evening, and candidate K, registered with them)
+        "seed_augment": True,
         "num_workers": 2,
     },
     "loss": {
@@ -396,7 +400,7 @@ def _fold(cfg: dict) -> tuple[int, int] | None:
 
 
 # settings that change how a run is carried out (where, how fast, how it reports), not the model
-_NOT_RECIPE = {"data": {"sources", "exclude", "bundle", "cache_dir", "num_workers", "fold"},
+_NOT_RECIPE = {"data": {"sources", "exclude", "bundle", "cache_dir", "num_workers", "fold", "seed_augment"},
                "train": {"out", "time_limit_min", "stop_at_epoch_end", "threads", "progress", "val_batch_size",
                          "amp", "init_from", "channels_last", "validate_every"}}
 
@@ -539,6 +543,7 @@ def train(cfg: dict, *, resume: bool = False) -> TrainResult:
     if int(tc["steps_per_epoch"]):
         spec.length = int(tc["steps_per_epoch"]) * bs * d.world
     train_ds = D.CropDataset(train_sets, spec, train=True, seed=seed, augment=float(dc["augment"]),
+                             seed_augment=bool(dc["seed_augment"]),
                              defocus=float(dc["defocus"]), low_light=float(dc["low_light"]))
     val_ds = _val_dataset(val_sets, cfg)
     baseline = D.mean_fake_mask(train_sets, spec, seed)

@@ -233,6 +233,25 @@ def test_balanced_plan_self_blends_and_rank_sharding(tiny_sets):
     assert len(val) == 2 * n_real + sum(len(c.frames) for c in sets if c.source.label == 1)
     a, b = val.sample(len(val) - 1), val.sample(len(val) - 1)
     assert np.array_equal(a[0], b[0])  # validation self-blends are fixed
+
+
+def test_seeded_augmentation_repeats_per_sample_and_unseeded_does_not(tiny_sets):
+    """seed_augment: a crop's augmentation comes from (seed, epoch, index), the same in a fresh
+    dataset (another worker, a resumed run) and different for another index or epoch."""
+    _, sets, _ = tiny_sets
+    spec = D.SampleSpec(length=40, selfblend=0.5)
+
+    def pixels(ds, i, epoch=0):  # indices carry the epoch, as EpochSampler's do
+        return ds[epoch * len(ds.plan) + i][0].numpy()
+
+    a, b = (D.CropDataset(sets, spec, train=True, seed=3) for _ in range(2))
+    assert all(np.array_equal(pixels(a, i), pixels(b, i)) for i in range(12))
+    assert sum(not np.array_equal(pixels(a, i), pixels(a, i, 1)) for i in range(12)) >= 10
+    plain = D.CropDataset(sets, spec, train=True, seed=3, augment=0.0)
+    changed = [not np.array_equal(pixels(a, i), pixels(plain, i)) for i in range(12)]
+    assert sum(changed) >= 8  # the augmentation is applied, not seeded away
+    u, v = (D.CropDataset(sets, spec, train=True, seed=3, seed_augment=False) for _ in range(2))
+    assert sum(not np.array_equal(pixels(u, i), pixels(v, i)) for i in range(12)) >= 6
     base = D.mean_fake_mask(sets, spec)
     assert base.shape == (64, 64) and 0.05 < (base >= 0.5).mean() < 0.6
 
