@@ -1010,7 +1010,8 @@ def run(args) -> int:
         folder = out / name
         t0 = time.perf_counter()
         row = {"input": str(src), "name": src.name, "folder": name, "status": "error", "decision": "",
-               "probability": "", "score": "", "threshold": "", "marginal": "", "frames_analyzed": "",
+               "probability": "", "score": "", "threshold": "", "threshold_probability": "", "marginal": "",
+               "frames_analyzed": "",
                "frames_with_face": "", "tracks": "", "seconds": "", "error": ""}
         try:
             old = _resumable(folder, src, loc, opts) if args.resume else None
@@ -1024,6 +1025,7 @@ def run(args) -> int:
             op = v.get("operating_point") or {}
             row.update(status=rep["status"], decision=v["decision"], probability=_fmt(v["probability"]),
                        score=_fmt(v["score"]), threshold=_fmt(op.get("threshold")),
+                       threshold_probability=_fmt(op.get("threshold_probability")),
                        marginal="" if not v.get("stability") else str(v["stability"]["marginal"]).lower(),
                        frames_analyzed=rep["input"]["frames_analyzed"],
                        frames_with_face=rep["input"]["frames_with_face"], tracks=v["n_tracks"])
@@ -1041,8 +1043,8 @@ def run(args) -> int:
         if bar is not None:
             bar.update(1)
         if len(paths) == 1 and row["status"] != "error":
-            print(f"{src}: {row['decision']}" + (f" p={row['probability']}" if row["probability"] != "" else "")
-                  + (f" score={row['score']}" if row["score"] != "" else "") + f" -> {folder}")
+            print(f"{src}: {_verdict_text(row)}" + (f", score {row['score']}" if row["score"] != "" else "")
+                  + f" -> {folder}")
     if bar is not None:
         bar.close()
     if len(paths) > 1:
@@ -1051,7 +1053,7 @@ def run(args) -> int:
 
         write_text(out / "summary.html", render_summary(rows))
         for r in rows:
-            print(f"{r['input']}: {r['decision'] or 'error'}" + (f" p={r['probability']}" if r["probability"] else ""))
+            print(f"{r['input']}: {_verdict_text(r) if r['decision'] else 'error'}")
         print(f"summary: {out / SUMMARY_CSV}")
     if args.dfdc_csv:
         _write_dfdc(Path(args.dfdc_csv), rows, args.no_face_prob)
@@ -1090,6 +1092,20 @@ class _StageBar:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _verdict_text(row: dict) -> str:
+    """One input's verdict for the terminal. The probability and the decision answer different
+    questions (the operating point is set for a false-positive rate, not at 50 %), so a real
+    decision can come with P(fake) above 0.5: the line says where this model calls fake."""
+    text = row["decision"]
+    if row.get("probability"):
+        text += f", P(fake) {float(row['probability']):.3f}"
+        if row.get("threshold_probability"):
+            text += f" (called fake above {float(row['threshold_probability']):.3f})"
+    if row.get("marginal") == "true":
+        text += ", marginal"
+    return text
 
 
 def _fmt(v) -> str:

@@ -146,7 +146,9 @@ def render_summary(rows: list[dict[str, Any]]) -> str:
         verdict = _e(_VERDICT.get(d, d.upper())) if d else f"error: {_e(r.get('error', ''))}"
         marg = " <b class='fake'>marginal</b>" if str(r.get("marginal")) == "true" else ""
         body.append(f"<tr><td>{link}</td><td class='{cls}'>{verdict}{marg}</td><td>{_e(r.get('probability', ''))}</td>"
-                    f"<td>{_e(r.get('score', ''))}</td><td>{_e(r.get('frames_with_face', ''))}</td></tr>")
-    table = ("<table><tr><th>input</th><th>decision</th><th>probability</th><th>score</th><th>frames with a face</th>"
+                    f"<td>{_e(r.get('threshold_probability', ''))}</td><td>{_e(r.get('score', ''))}</td>"
+                    f"<td>{_e(r.get('frames_with_face', ''))}</td></tr>")
+    table = ("<table><tr><th>input</th><th>decision</th><th>probability</th><th>called fake above probability</th>"
+             "<th>score</th><th>frames with a face</th>"
              f"</tr>{''.join(body)}</table>")
     return _page("localize analyze: summary", f"<h1>{len(rows)} inputs</h1>{table}")

@@ -250,7 +250,8 @@ def test_cli_many_inputs_with_errors(ckpt, carphone, tmp_path, capsys, monkeypat
     rc = cli(["analyze", str(missing), str(carphone), str(empty), str(trunc), str(text), str(garbage),
               "--model", str(ckpt), "--out", str(out), "--frames", "4", "--no-overlay",
               "--dfdc-csv", str(dfdc), "--labels", str(labels)])
-    err = capsys.readouterr().err
+    cap = capsys.readouterr()
+    err = cap.err
     assert rc != 0
     lines = [ln for ln in err.splitlines() if "error:" in ln]
     assert len(lines) == 5
@@ -266,12 +267,24 @@ def test_cli_many_inputs_with_errors(ckpt, carphone, tmp_path, capsys, monkeypat
     assert [r["status"] for r in rows] == ["error", "ok", "error", "error", "error", "error"]
     assert rows[1]["decision"] in ("fake", "real") and rows[0]["error"]
     assert rows[1]["marginal"] in ("true", "false") and rows[0]["marginal"] == ""
+    assert 0 < float(rows[1]["threshold_probability"]) < 1 and rows[0]["threshold_probability"] == ""
+    good = [ln for ln in cap.out.splitlines() if ln.startswith(f"{carphone}: ")]
+    assert len(good) == 1 and "P(fake)" in good[0] and "called fake above" in good[0]
     sub = dfdc.read_text().splitlines()
     assert sub[0] == "filename,label" and len(sub) == 2 and sub[1].startswith("carphone_pristine.mp4,")
     m = json.loads((out / "metrics.json").read_text())
     assert m["n"] == 1 and m["auc"] is None and "log_loss" in m
     r = json.loads((out / "carphone_pristine" / REPORT_JSON).read_text())
     assert r["model"]["backend"] == "onnx" and r["model"]["path"] == str(ckpt)  # the ONNX cache, named by the .pt
+
+
+def test_verdict_text_says_where_the_model_calls_fake():
+    from localize.analyze import _verdict_text
+
+    row = {"decision": "real", "probability": "0.647147", "threshold_probability": "0.703862", "marginal": "true"}
+    assert _verdict_text(row) == "real, P(fake) 0.647 (called fake above 0.704), marginal"
+    assert _verdict_text({"decision": "no_face", "probability": "", "threshold_probability": "",
+                          "marginal": ""}) == "no_face"
 
 
 def test_cli_resume_skips_done_inputs(ckpt, carphone, tmp_path, capsys):
