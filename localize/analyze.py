@@ -1011,8 +1011,7 @@ def run(args) -> int:
         t0 = time.perf_counter()
         row = {"input": str(src), "name": src.name, "folder": name, "status": "error", "decision": "",
                "probability": "", "score": "", "threshold": "", "threshold_probability": "", "marginal": "",
-               "frames_analyzed": "",
-               "frames_with_face": "", "tracks": "", "seconds": "", "error": ""}
+               "frames_analyzed": "", "frames_with_face": "", "tracks": "", "seconds": "", "error": ""}
         try:
             old = _resumable(folder, src, loc, opts) if args.resume else None
             if old is not None:
