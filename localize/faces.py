@@ -183,7 +183,9 @@ class FaceAnalyzer:
         small = image if abs(scale - 1) < 0.05 else cv2.resize(
             image, (max(1, round(w * scale)), max(1, round(h * scale))),
             interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        rects, scores, _ = self._detector.run(small, self.upsample, self.min_score)
+        # dlib's HOG misreads a strided array (rows padded, a crop): nothing found, or other
+        # faces from run to run; a copy costs ~1 ms where the caller's frame is not contiguous
+        rects, scores, _ = self._detector.run(np.ascontiguousarray(small), self.upsample, self.min_score)
         faces = [Face(box=(r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale),
                       score=float(sc)) for r, sc in zip(rects, scores)]
         faces = plausible_faces(sorted(faces, key=lambda f: -f.size))
@@ -196,7 +198,7 @@ class FaceAnalyzer:
         """68 landmarks inside a face box (a detection or a tracked box)."""
         x0, y0, x1, y1 = box
         rect = self._dlib.rectangle(int(round(x0)), int(round(y0)), int(round(x1)), int(round(y1)))
-        shape = self._predictor(image, rect)
+        shape = self._predictor(np.ascontiguousarray(image), rect)
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
     def descriptor(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

@@ -159,9 +159,12 @@ def display_transform(frame) -> Transform:
 
 
 def upright(rgb: np.ndarray, transform: Transform) -> np.ndarray:
-    """A decoded frame as a player shows it (``transform``: :func:`display_transform`)."""
+    """A decoded frame as a player shows it (``transform``: :func:`display_transform`), always
+    C-contiguous: PyAV pads the rows of a frame whose width is not a multiple of 16 (854x480,
+    a 1080-wide portrait clip), and dlib's HOG detector reads such a strided array wrongly,
+    silently and not even repeatably (no face, or different faces, run to run)."""
     if not any(transform):
-        return rgb
+        return np.ascontiguousarray(rgb)
     t, mirror, flip = transform
     out = rgb.swapaxes(0, 1) if t else rgb
     if mirror:

@@ -53,3 +53,26 @@ def test_the_second_detector_confirms_a_real_face_and_no_other_box(face_analyzer
     for x0, y0 in [(0, 0), (300, 350), (380, 0), (20, 300)]:
         assert v.confidence(img, (x0, y0, x0 + side, y0 + side)) < v.min_confidence
     assert v.confidence(img, (510, 510, 511, 512)) == 0.0
+
+
+def test_a_strided_frame_gives_the_faces_of_its_contiguous_copy():
+    """dlib's HOG misread arrays whose rows are padded (PyAV's frames of a width that is not a
+    multiple of 16, 854x480 say): no face, or other faces from run to run, which once failed CI.
+    The analyzer hands dlib a contiguous copy, so a strided view is detected like the image."""
+    import numpy as np
+    from skimage import data
+
+    from localize.faces import FaceAnalyzer
+
+    img = data.astronaut()
+    h, w = img.shape[:2]
+    buf = np.zeros((h, w + 8, 3), np.uint8)
+    buf[:, :w] = img
+    view = buf[:, :w]  # rows 8 px longer than the image: PyAV's padding
+    assert not view.flags["C_CONTIGUOUS"]
+    analyzer = FaceAnalyzer(detect_side=w)  # at its own size: no resized copy between
+    want = [(f.box, f.score) for f in analyzer.detect(img)]
+    assert len(want) == 1
+    for _ in range(3):
+        assert [(f.box, f.score) for f in analyzer.detect(view)] == want
+    assert np.array_equal(analyzer.landmarks(view, want[0][0]), analyzer.landmarks(img, want[0][0]))

@@ -47,6 +47,25 @@ def test_seeking_on_real_footage(shared_data):
         assert list(got) == list(seq) == want and all(np.array_equal(got[i], seq[i]) for i in want), path
 
 
+def test_frames_of_an_unaligned_width_are_contiguous(carphone, tmp_path):
+    """PyAV pads the rows of a frame whose width is not a multiple of 16 (616 here, 854x480 in the
+    wild); dlib reads such strided arrays wrongly, so every decoded frame is handed on contiguous,
+    sequential or sought, and equal to what FFmpeg decodes."""
+    import imageio_ffmpeg
+
+    frames = [np.ascontiguousarray(np.pad(f, ((0, 0), (0, 440), (0, 0)), mode="edge"))
+              for f in V.read_frames(carphone)[:30]]
+    path = tmp_path / "w616.mp4"
+    V.write_video(path, frames, 25, crf=18)
+    seq, sought = _frames(path, [0, 7, 29], None), _frames(path, [0, 7, 29], 2)
+    assert seq[7].shape == (144, 616, 3)
+    assert all(f.flags["C_CONTIGUOUS"] for f in [*seq.values(), *sought.values()])
+    reader = imageio_ffmpeg.read_frames(str(path))
+    next(reader)
+    ref = [np.frombuffer(b, np.uint8).reshape(144, 616, 3) for b in reader]
+    assert all(np.array_equal(seq[i], ref[i]) and np.array_equal(sought[i], ref[i]) for i in seq)
+
+
 def test_unusable_timestamps_fall_back_to_sequential(short_gop, monkeypatch):
     monkeypatch.setattr(V, "frame_timestamps", lambda path: [])  # e.g. a stream without pts
     n = V.probe(short_gop).n_frames
