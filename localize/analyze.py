@@ -50,6 +50,12 @@ SCHEMA_VERSION = 1
 # rho is 0.00 [-0.35, 0.38]; the -0.26 over all 56 came from the brightly lit videos it trained on,
 # which it scores near 0. Dim light and dark skin both lower luma.
 DIM_FACE_LUMA = 115.0
+# Faces with less colour than this (mean max-min of R, G, B, localize.faces.face_chroma) are grayscale:
+# decoded grayscale footage measures 0-2, colour faces of ../shared/data and the registry 13-100
+# (1st percentile 32). No model here trained or was calibrated on grayscale footage: grayscale copies of
+# 19 real clips moved the shipped model's P(fake) from a median 0.42 to 0.66, every one to 0.59-0.77
+# around its threshold of 0.70, two above it (benchmarks/grayscale_probe.py).
+GRAY_FACE_CHROMA = 5.0
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"  # the same, as a page to open without a server (localize.report_page)
 OVERLAY_MP4 = "overlay.mp4"
@@ -149,6 +155,7 @@ class TrackResult:
     face_px: float | None = None  # median face size (the box's longer side) in frame pixels
     main: bool = False  # the face the video is about: the track with most frames (ties: the larger face)
     face_luma: float | None = None  # median luma (0-255) of the face's centre (localize.faces.face_luma)
+    face_chroma: float | None = None  # median chroma (0-255) of the face's centre; ~0: grayscale (face_chroma)
 
 
 @dataclass
@@ -376,7 +383,7 @@ def analyze_path(path: str | Path, out_dir: str | Path, *, localizer, options: A
 
 def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: Progress | None,
              analyzer) -> Report:
-    from .faces import FaceAnalyzer, crop, crop_box, face_luma, landmark_box, track_faces
+    from .faces import FaceAnalyzer, crop, crop_box, face_chroma, face_luma, landmark_box, track_faces
     from .video import iter_frames, media_metadata, probe, variable_frame_rate
 
     timer = _Timer()
@@ -484,6 +491,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     track_px: dict[int, list[float]] = {}
     track_span: dict[int, list[float]] = {}
     track_luma: dict[int, list[float]] = {}
+    track_chroma: dict[int, list[float]] = {}
     top: list[tuple[float, int, int, np.ndarray]] = []  # min-heap of (score, -index, index, overlay frame)
     writer = None
     if opts.overlay:
@@ -527,6 +535,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                     track_frames.setdefault(tid, []).append(idx)
                     if (y := face_luma(img, fbox)) is not None:
                         track_luma.setdefault(tid, []).append(y)
+                    if (c := face_chroma(img, fbox)) is not None:
+                        track_chroma.setdefault(tid, []).append(c)
                     draws.append((p, cbox, fbox, tid, s, region))
                     k += 1
                 if fr.faces:
@@ -589,7 +599,8 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
             used_in_decision=tid in used, probability=None if cal is None else round(cal.probability(ts), 6),
             fake=None if cal is None else cal.is_fake(ts), frames=list(track_frames[tid]),
             frame_scores=[round(v, 6) for v in s], face_px=round(float(np.median(track_px[tid])), 1),
-            face_luma=round(float(np.median(track_luma[tid])), 1) if track_luma.get(tid) else None))
+            face_luma=round(float(np.median(track_luma[tid])), 1) if track_luma.get(tid) else None,
+            face_chroma=round(float(np.median(track_chroma[tid])), 1) if track_chroma.get(tid) else None))
     main_track = max(tracks_out, key=lambda t: (t.n_frames, t.face_px or 0.0), default=None)
     if main_track is not None:
         main_track.main = True
@@ -654,6 +665,14 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                      "two thirds of the real faces the shipped model was measured on): a model trained here scored darker "
                      "real faces higher out of fold, whether from dim light or dark skin (MODEL_CARD), so a real face "
                      "like this one may be nearer to being called fake; do not act on this decision alone")
+    grayscale = decision in ("fake", "real") and bool(judged) and all(
+        t.face_chroma is not None and t.face_chroma < GRAY_FACE_CHROMA for t in judged)
+    if grayscale:
+        warns.append(f"grayscale footage (the faces judged have no colour, chroma at most "
+                     f"{max(t.face_chroma for t in judged):.1f} of 255): no model here was trained or calibrated on "
+                     "black-and-white or infrared footage, and grayscale copies of 19 real clips all scored near the "
+                     "shipped model's threshold (P(fake) 0.59-0.77 against 0.70; in colour a median 0.42), two above "
+                     f"it: this {decision} verdict is not validated; find a colour copy of the footage if one exists")
     unconfirmed = checks.unconfirmed() if checks is not None else []
     never = [u for u in unconfirmed if not u["confirmed"]]
     if never:
@@ -723,6 +742,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                "frames_with_face": n_face_frames},
         video={"status": status, "decision": decision, "score": None if score is None else round(score, 6),
                "probability": prob, "calibrated": cal is not None, "operating_point": op, "stability": stability,
+               "grayscale": grayscale,
                "n_tracks": len(tracks_out), "deciding_tracks": sorted(used),
                "fake_tracks": [t.track_id for t in fake_by], "unconfirmed_faces": unconfirmed},
         model={"id": localizer.model_id, "sha256": localizer.sha256, "path": str(localizer.path),
@@ -1011,6 +1031,7 @@ def run(args) -> int:
         t0 = time.perf_counter()
         row = {"input": str(src), "name": src.name, "folder": name, "status": "error", "decision": "",
                "probability": "", "score": "", "threshold": "", "threshold_probability": "", "marginal": "",
+               "grayscale": "",
                "frames_analyzed": "", "frames_with_face": "", "tracks": "", "seconds": "", "error": ""}
         try:
             old = _resumable(folder, src, loc, opts) if args.resume else None
@@ -1026,6 +1047,7 @@ def run(args) -> int:
                        score=_fmt(v["score"]), threshold=_fmt(op.get("threshold")),
                        threshold_probability=_fmt(op.get("threshold_probability")),
                        marginal="" if not v.get("stability") else str(v["stability"]["marginal"]).lower(),
+                       grayscale="" if v["decision"] not in ("fake", "real") else str(bool(v.get("grayscale"))).lower(),
                        frames_analyzed=rep["input"]["frames_analyzed"],
                        frames_with_face=rep["input"]["frames_with_face"], tracks=v["n_tracks"])
         except InputError as e:
@@ -1104,6 +1126,8 @@ def _verdict_text(row: dict) -> str:
             text += f" (called fake above {float(row['threshold_probability']):.3f})"
     if row.get("marginal") == "true":
         text += ", marginal"
+    if row.get("grayscale") == "true":
+        text += ", grayscale footage: not validated"
     return text
 
 

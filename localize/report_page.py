@@ -64,6 +64,10 @@ def render_report(r: dict[str, Any]) -> str:
                      "decision. Do not act on it alone; analyse more frames.</p>")
     elif st:
         parts.append(f"<p class='small'>Firm: {_pct(st.get('decision_agreement'))} of frame resamplings agree.</p>")
+    if v.get("grayscale"):
+        parts.append("<p class='fake'><b>Grayscale footage:</b> no model here was trained or calibrated on "
+                     "black-and-white or infrared footage, where real faces score higher. This verdict is not "
+                     "validated; find a colour copy.</p>")
     if op:
         bits = [f"for {op['applies_to']}" if op.get("applies_to") else "", f"threshold {_num(op.get('threshold'), 4)}",
                 f"called fake above probability {_pct(op.get('threshold_probability'))}",
@@ -145,6 +149,7 @@ def render_summary(rows: list[dict[str, Any]]) -> str:
                 else _e(r.get("name", "")))
         verdict = _e(_VERDICT.get(d, d.upper())) if d else f"error: {_e(r.get('error', ''))}"
         marg = " <b class='fake'>marginal</b>" if str(r.get("marginal")) == "true" else ""
+        marg += " <b class='fake'>grayscale: not validated</b>" if str(r.get("grayscale")) == "true" else ""
         body.append(f"<tr><td>{link}</td><td class='{cls}'>{verdict}{marg}</td><td>{_e(r.get('probability', ''))}</td>"
                     f"<td>{_e(r.get('threshold_probability', ''))}</td><td>{_e(r.get('score', ''))}</td>"
                     f"<td>{_e(r.get('frames_with_face', ''))}</td></tr>")

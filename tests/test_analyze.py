@@ -285,6 +285,8 @@ def test_verdict_text_says_where_the_model_calls_fake():
     assert _verdict_text(row) == "real, P(fake) 0.647 (called fake above 0.704), marginal"
     assert _verdict_text({"decision": "no_face", "probability": "", "threshold_probability": "",
                           "marginal": ""}) == "no_face"
+    gray = dict(row, marginal="false", grayscale="true")
+    assert _verdict_text(gray) == "real, P(fake) 0.647 (called fake above 0.704), grayscale footage: not validated"
 
 
 def test_cli_resume_skips_done_inputs(ckpt, carphone, tmp_path, capsys):
@@ -759,3 +761,30 @@ def test_a_dark_face_that_decides_a_fake_verdict_is_warned_of(loc, face_analyzer
     assert got["bright"][0] > DIM_FACE_LUMA and got["bright"][1] == []
     assert got["dark"][0] < DIM_FACE_LUMA and len(got["dark"][1]) == 1
     assert json.loads((tmp_path / "dark" / REPORT_JSON).read_text())["tracks"][0]["face_luma"] == got["dark"][0]
+
+
+def test_a_grayscale_verdict_is_flagged_as_not_validated(loc, face_analyzer, tmp_path):
+    """Grayscale copies of real clips raised the shipped model's P(fake) (benchmarks/grayscale_probe.py)
+    and no model here saw grayscale footage: a verdict whose judged faces have no colour carries a
+    warning and video.grayscale, on the report page too; the colour image has neither, and every
+    track records its face's chroma."""
+    from localize.analyze import GRAY_FACE_CHROMA
+    from localize.media import astronaut_image
+    from localize.report_page import render_report
+    from localize.video import write_image
+
+    img = astronaut_image()
+    y = (0.299 * img[..., 0] + 0.587 * img[..., 1] + 0.114 * img[..., 2]).round().astype(np.uint8)
+    write_image(tmp_path / "colour.png", img)
+    write_image(tmp_path / "gray.png", np.repeat(y[..., None], 3, axis=2))
+    got = {}
+    for name in ("colour", "gray"):
+        rep = analyze_path(tmp_path / f"{name}.png", tmp_path / name, localizer=_FlagAll(loc), analyzer=face_analyzer,
+                           options=AnalyzeOptions(overlay=False))
+        assert rep.decision == "fake"
+        got[name] = (rep.tracks[0].face_chroma, rep.video["grayscale"],
+                     [w for w in rep.warnings if w.startswith("grayscale footage")])
+    assert got["colour"][0] > 4 * GRAY_FACE_CHROMA and got["colour"][1:] == (False, [])
+    assert got["gray"][0] < 1.0 and got["gray"][1] is True and len(got["gray"][2]) == 1
+    r = json.loads((tmp_path / "gray" / REPORT_JSON).read_text())
+    assert r["video"]["grayscale"] is True and "Grayscale footage" in render_report(r)

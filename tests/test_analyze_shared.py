@@ -44,6 +44,17 @@ def test_no_association_and_too_few_inputs(bench):
     assert bench.luma_association(rows)["spearman_rho"] is None  # 3 usable inputs: nothing to say
 
 
+def test_face_chroma_is_zero_for_gray_and_reads_the_centre():
+    from localize.faces import face_chroma
+
+    img = np.zeros((100, 100, 3), np.uint8)
+    img[...] = (200, 120, 90)  # skin-like colour: max - min = 110
+    img[30:70, 30:70] = 128  # a gray centre
+    assert face_chroma(img, (20, 20, 80, 80)) == pytest.approx(0.0)
+    assert face_chroma(img, (0, 0, 100, 100), inner=1.0) == pytest.approx(110 * (1 - 0.16))
+    assert face_chroma(img, (150, 150, 190, 190)) is None  # outside the frame
+
+
 def test_face_luma_reads_the_centre_of_the_box():
     from localize.faces import face_luma
 

@@ -1,0 +1,128 @@
+"""Grayscale footage (black-and-white film, a night camera's infrared): what does a model make of it?
+
+No model here trained or was calibrated on grayscale faces. This probe takes every real video of
+../shared/data (``reals/``, ``people/*/video_*``) and the fake pairs (FF++ 519 / 519_515, GHOST),
+re-encodes the first ``--seconds`` of each twice with the same encoder (libx264 CRF 18): once as it
+is and once without colour (``format=gray``), so the only difference between the two copies is the
+colour. Both are analysed with the default analysis, and the results say how the real videos'
+P(fake) moves, how many are called fake, and whether the fakes still score above their originals.
+``localize analyze`` warns of grayscale verdicts (``analyze.GRAY_FACE_CHROMA``) because of it.
+
+    nice -n 10 python benchmarks/grayscale_probe.py [--model M] \\
+        --out benchmarks/results/grayscale_probe_default.json
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = Path(os.environ.get("LOCALIZE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+VARIANTS = {"colour": "format=yuv420p", "gray": "format=gray,format=yuv420p"}
+
+
+def copy(src: Path, dst: Path, vf: str, seconds: float) -> None:
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(src), "-t", str(seconds),
+                    "-an", "-vf", vf, "-c:v", "libx264", "-crf", "18", str(dst)], check=True)
+
+
+def summary(rows: dict[str, dict], keys: list[str]) -> dict:
+    out = {"n": len(keys)}
+    for v in VARIANTS:
+        probs = [rows[k][v]["probability"] for k in keys if rows[k][v].get("probability") is not None]
+        out[v] = {"median_probability": round(statistics.median(probs), 4) if probs else None,
+                  "called_fake": sorted(k for k in keys if rows[k][v].get("decision") == "fake"),
+                  "flagged_grayscale": sum(bool(rows[k][v].get("grayscale")) for k in keys)}
+    rises = [rows[k]["gray"]["probability"] - rows[k]["colour"]["probability"] for k in keys
+             if rows[k]["gray"].get("probability") is not None and rows[k]["colour"].get("probability") is not None]
+    out["median_rise"] = round(statistics.median(rises), 4) if rises else None
+    out["share_raised"] = round(sum(r > 0 for r in rises) / len(rises), 3) if rises else None
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--backend", default="onnx")
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "grayscale_probe_default.json"))
+    args = ap.parse_args()
+
+    from tqdm import tqdm
+
+    from analyze_shared import SHIPPED_MODEL_SEEN, is_seen
+    from localize.analyze import AnalyzeOptions, analyze_path, calibration_of, open_localizer
+    from localize.faces import FaceAnalyzer
+    from localize.fileio import versions, write_json
+
+    if not SHARED.is_dir():
+        print(f"grayscale_probe: {SHARED} not found (the shared real-media folder)", file=sys.stderr)
+        return 2
+    loc = open_localizer(args.model, args.backend)
+    cal = calibration_of(loc)
+    fa = FaceAnalyzer()
+    opts = AnalyzeOptions(overlay=False, key_frames=0)
+    reals = sorted((SHARED / "reals").glob("*.mp4")) + sorted((SHARED / "people").glob("*/video_*"))
+    ff, gh = SHARED / "ffpp", SHARED / "pairs" / "ghost"
+    pairs = [(ff / "original_sequences/youtube/c23/videos/519.mp4",
+              ff / "manipulated_sequences/Deepfakes/c23/videos/519_515.mp4")]
+    pairs += [(gh / "original.webm", m) for m in sorted(gh.glob("swap_*.webm"))]
+    inputs = reals + sorted({p for pair in pairs for p in pair})
+    rows: dict[str, dict] = {}
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as td:
+        for p in tqdm(inputs, unit="input"):
+            key = str(p.relative_to(SHARED))
+            rows[key] = {"real": p in reals or any(p == o for o, _ in pairs)}
+            for v, vf in VARIANTS.items():
+                clip = Path(td) / f"{v}.mp4"
+                copy(p, clip, vf, args.seconds)
+                r = analyze_path(clip, Path(td) / v, localizer=loc, options=opts, analyzer=fa)
+                deciding = [t for t in r.tracks if t.used_in_decision]
+                rows[key][v] = {"decision": r.decision, "score": r.score, "probability": r.probability,
+                                "grayscale": r.video.get("grayscale"),
+                                "face_chroma": max((t.face_chroma for t in deciding if t.face_chroma is not None),
+                                                   default=None)}
+                shutil.rmtree(Path(td) / v)
+    real_keys = [k for k, r in rows.items() if r["real"]]
+    seen = SHIPPED_MODEL_SEEN if args.model is None else []
+    pair_rows = []
+    for o, m in pairs:
+        ko, km = str(o.relative_to(SHARED)), str(m.relative_to(SHARED))
+        pair_rows.append({"original": ko, "manipulated": km, **{
+            f"{v}_ordered": (rows[km][v]["score"] or 0) > (rows[ko][v]["score"] or 0) for v in VARIANTS}})
+    out = {"model": {"path": loc.path, "id": loc.model_id, "sha256": loc.sha256, "backend": loc.backend},
+           "operating_point": None if cal is None else {"threshold": cal.threshold,
+                                                        "threshold_probability": cal.threshold_probability},
+           "seconds_per_copy": args.seconds, "rows": rows,
+           "reals": summary(rows, real_keys),
+           "reals_unseen": summary(rows, [k for k in real_keys if not is_seen(k, seen)]),
+           "pairs": pair_rows,
+           **{f"pairs_ordered_{v}": sum(r[f"{v}_ordered"] for r in pair_rows) for v in VARIANTS},
+           "n_pairs": len(pair_rows), "seen_patterns": seen,
+           "wall_seconds": round(time.perf_counter() - t0, 1), "versions": versions()}
+    write_json(args.out, out)
+    for part in ("reals", "reals_unseen"):
+        s = out[part]
+        print(f"{part} (n={s['n']}): median P(fake) colour {s['colour']['median_probability']} -> gray "
+              f"{s['gray']['median_probability']} (median rise {s['median_rise']}, {s['share_raised']:.0%} rise); "
+              f"called fake colour {len(s['colour']['called_fake'])}, gray {len(s['gray']['called_fake'])}; "
+              f"flagged grayscale colour {s['colour']['flagged_grayscale']}, gray {s['gray']['flagged_grayscale']}")
+    print(f"pairs ordered: colour {out['pairs_ordered_colour']}/{len(pair_rows)}, gray {out['pairs_ordered_gray']}/"
+          f"{len(pair_rows)}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
