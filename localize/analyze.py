@@ -736,7 +736,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         input={"path": str(path), "name": path.name, "sha256": sha256_file(path),
                "size_bytes": path.stat().st_size, "width": info.width, "height": info.height, "fps": info.fps,
                "n_frames": info.n_frames, "duration": round(info.duration, 4), "codec": info.codec,
-               "is_image": info.is_image, "rotation": info.rotation,
+               "is_image": info.is_image, "rotation": info.rotation, "sample_aspect_ratio": info.sample_aspect_ratio,
                "mirrored": info.mirrored, "variable_frame_rate": vfr, "metadata": meta,
                "frames_requested": len(indices), "frames_analyzed": len(frames_out),
                "frames_with_face": n_face_frames},

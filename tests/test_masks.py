@@ -154,7 +154,7 @@ def synth(tmp_path_factory, carphone, face_analyzer):
     write_video(d / "fake_shift.mp4", fake[2:N + 2], fps, lossless=True)
     import cv2
 
-    write_video(d / "fake_big.mp4", [cv2.resize(f, (192, 144)) for f in fake[:N]], fps, lossless=True)
+    write_video(d / "fake_big.mp4", [cv2.resize(f, (208, 144)) for f in fake[:N]], fps, lossless=True)
     write_video(d / "orig_crf23.mp4", frames[:N], fps, crf=23)
     return {"dir": d, "truth": truth[:N], "frames": frames[:N], "fake": fake[:N]}
 
@@ -162,7 +162,7 @@ def synth(tmp_path_factory, carphone, face_analyzer):
 def test_derivation_matches_the_forged_region(synth, face_analyzer):
     d = synth["dir"]
     r = derive_video_masks(d / "orig.mp4", d / "fake.mp4", analyzer=face_analyzer)
-    assert r.masks.shape == (N, 144, 176) and r.masks.dtype == bool
+    assert r.masks.shape == (N, 144, 192) and r.masks.dtype == bool  # carphone as shown (128:117 pixels)
     ious = [mask_iou(a, b) for a, b in zip(r.masks, synth["truth"])]
     assert np.mean(ious) >= 0.75, ious
     assert r.alignment.offset == 0 and r.alignment.trailing_dropped is None
@@ -186,7 +186,7 @@ def test_trailing_extra_frame_is_reported_and_dropped(synth, face_analyzer):
 
 
 @pytest.mark.parametrize("name, message", [
-    ("fake_big.mp4", "frame size 192x144 differs"),
+    ("fake_big.mp4", "frame size 208x144 differs"),
     ("fake_short.mp4", f"{N - 3} frames but the original has {N}"),
     ("fake_shift.mp4", "temporal offset"),
 ])
@@ -205,7 +205,7 @@ def test_image_pair_and_size_mismatch(synth, face_analyzer, tmp_path):
     write_image(tmp_path / "o.png", synth["frames"][5])
     write_image(tmp_path / "f.png", synth["fake"][5])
     r = derive_image_masks(tmp_path / "o.png", tmp_path / "f.png", analyzer=face_analyzer)
-    assert r.masks.shape == (1, 144, 176) and mask_iou(r.masks[0], synth["truth"][5]) >= 0.7
+    assert r.masks.shape == (1, 144, 192) and mask_iou(r.masks[0], synth["truth"][5]) >= 0.7
     write_image(tmp_path / "small.png", synth["fake"][5][:100])
     with pytest.raises(AlignmentError, match="differs"):
         derive_image_masks(tmp_path / "o.png", tmp_path / "small.png", analyzer=face_analyzer)
@@ -266,7 +266,7 @@ def test_dataset_runner_bad_members_manifest_and_resume(tree, tmp_path):
     assert good["split"] is None and good["method"] == "Deepfakes" and good["compression"] == "c23"
     from masks.maskio import read_mask_video
 
-    assert read_mask_video(out / good["mask"]).shape == (N, 144, 176)
+    assert read_mask_video(out / good["mask"]).shape == (N, 144, 192)
     assert good["official_iou"] >= 0.7 and good["official_mask"].endswith("masks/videos/000_001.mp4")
     # a trainer finds exact masks through Pair.mask and derived ones through derived=
     by_key = {p.key: p for p in find_pairs(tree, derived=out)}
@@ -347,5 +347,5 @@ def test_several_faces_only_the_forged_one_is_masked(synth, face_analyzer):
     assert len(r.boxes[0]) == 2  # both faces found
     mask = r.masks[0]
     truth = np.concatenate([synth["truth"][i], np.zeros_like(synth["truth"][i])], axis=1)
-    assert mask[:, 176:].sum() == 0
+    assert mask[:, synth["frames"][i].shape[1]:].sum() == 0
     assert mask_iou(mask, truth) >= 0.6

@@ -53,7 +53,7 @@ def test_frames_of_an_unaligned_width_are_contiguous(carphone, tmp_path):
     sequential or sought, and equal to what FFmpeg decodes."""
     import imageio_ffmpeg
 
-    frames = [np.ascontiguousarray(np.pad(f, ((0, 0), (0, 440), (0, 0)), mode="edge"))
+    frames = [np.ascontiguousarray(np.pad(f, ((0, 0), (0, 616 - f.shape[1]), (0, 0)), mode="edge"))
               for f in V.read_frames(carphone)[:30]]
     path = tmp_path / "w616.mp4"
     V.write_video(path, frames, 25, crf=18)
@@ -64,6 +64,29 @@ def test_frames_of_an_unaligned_width_are_contiguous(carphone, tmp_path):
     next(reader)
     ref = [np.frombuffer(b, np.uint8).reshape(144, 616, 3) for b in reader]
     assert all(np.array_equal(seq[i], ref[i]) and np.array_equal(sought[i], ref[i]) for i in seq)
+
+
+def test_anamorphic_frames_are_shown_with_square_pixels(carphone, tmp_path):
+    """Stored pixels that are not square (carphone's 128:117, QCIF's 4:3 picture; SAR 4:3, a 16:9 picture squeezed into
+    4:3 storage, as one registry webcam clip has) decode as a player shows them, sequential or sought,
+    and probe says so: faces keep their proportions, and boxes and overlays share one geometry."""
+    import cv2
+    import imageio_ffmpeg
+
+    info = V.probe(carphone)
+    assert (info.width, info.height, info.sample_aspect_ratio) == (192, 144, pytest.approx(128 / 117, abs=1e-4))
+    path = tmp_path / "sar43.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(carphone), "-t", "2",
+                    "-vf", "scale=176:144,setsar=4/3", "-c:v", "libx264", "-g", "12", "-crf", "18", str(path)],
+                   check=True)
+    info = V.probe(path)
+    assert (info.width, info.height, info.sample_aspect_ratio) == (234, 144, pytest.approx(4 / 3, abs=1e-4))
+    seq, sought = _frames(path, [0, 7, 40], None), _frames(path, [0, 7, 40], 2)
+    assert all(f.shape == (144, 234, 3) and f.flags["C_CONTIGUOUS"] for f in [*seq.values(), *sought.values()])
+    assert all(np.array_equal(seq[i], sought[i]) for i in seq)
+    shown = V.read_frames(carphone, [7])[0]  # the same picture at carphone's own aspect
+    back = cv2.resize(seq[7], (shown.shape[1], 144), interpolation=cv2.INTER_AREA)
+    assert np.abs(back.astype(np.float32) - shown).mean() < 6  # only the re-encode and resampling differ
 
 
 def test_unusable_timestamps_fall_back_to_sequential(short_gop, monkeypatch):
@@ -162,8 +185,12 @@ def test_display_matrix_as_ffmpeg_applies_it(carphone, tmp_path, rotation):
             subprocess.run([ff, "-y", "-loglevel", "error", "-display_rotation", str(rotation),
                             *(["-display_hflip"] if hflip else []), *(["-display_vflip"] if vflip else []),
                             "-i", str(carphone), "-frames:v", "1", "-c", "copy", str(f)], check=True)
-            ref = subprocess.run([ff, "-loglevel", "error", "-i", str(f), "-frames:v", "1", "-f", "rawvideo",
-                                  "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+            # ffmpeg's raw output keeps carphone's non-square pixels (128:117): resampled to square ones
+            # after its autorotate, which turns the pixel aspect with the frame
+            square = ("scale=w='trunc(if(gte(sar,1),iw*sar,iw)/2)*2':h='trunc(if(gte(sar,1),ih,ih/sar)/2)*2'"
+                      ":flags=bicubic,setsar=1")
+            ref = subprocess.run([ff, "-loglevel", "error", "-i", str(f), "-frames:v", "1", "-vf", square,
+                                  "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
             got = next(V.iter_frames(f))[1]
             info = V.probe(f)
             assert (info.height, info.width, 3) == got.shape and len(ref) == got.size, (hflip, vflip)
