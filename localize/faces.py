@@ -133,18 +133,24 @@ def paste(crop_values: np.ndarray, box: Box, frame_shape: Sequence[int]) -> np.n
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def face_luma(image: np.ndarray, box: Sequence[float], inner: float = 0.6) -> float | None:
-    """Mean luma (BT.601 Y, 0-255) of the central ``inner`` share of a face box in an RGB frame,
-    where skin is (None: empty). It mixes skin tone and lighting; analysis warns of dark deciding
-    faces and localize.evaluate.luma measures whether scores follow it."""
+def _face_centre(image: np.ndarray, box: Sequence[float], inner: float) -> np.ndarray | None:
+    """The pixels of the central ``inner`` share of a face box (where skin is), None when empty."""
     x0, y0, x1, y1 = box
     mx, my = (1 - inner) / 2 * (x1 - x0), (1 - inner) / 2 * (y1 - y0)
     h, w = image.shape[:2]
     a, b = max(0, int(y0 + my)), min(h, int(y1 - my))
     c, d = max(0, int(x0 + mx)), min(w, int(x1 - mx))
-    if b <= a or d <= c:
+    return None if b <= a or d <= c else image[a:b, c:d]
+
+
+def face_luma(image: np.ndarray, box: Sequence[float], inner: float = 0.6) -> float | None:
+    """Mean luma (BT.601 Y, 0-255) of the central ``inner`` share of a face box in an RGB frame,
+    where skin is (None: empty). It mixes skin tone and lighting; analysis warns of dark deciding
+    faces and localize.evaluate.luma measures whether scores follow it."""
+    px = _face_centre(image, box, inner)
+    if px is None:
         return None
-    px = image[a:b, c:d].astype(np.float64)
+    px = px.astype(np.float64)
     return float((0.299 * px[..., 0] + 0.587 * px[..., 1] + 0.114 * px[..., 2]).mean())
 
 
@@ -152,14 +158,9 @@ def face_chroma(image: np.ndarray, box: Sequence[float], inner: float = 0.6) -> 
     """Mean chroma (max - min of R, G, B; 0-255) of the central ``inner`` share of a face box in an
     RGB frame (None: empty). About 0 for grayscale footage (black-and-white film, a night camera's
     infrared), which no model here trained on: analysis warns when the faces it judged have none."""
-    x0, y0, x1, y1 = box
-    mx, my = (1 - inner) / 2 * (x1 - x0), (1 - inner) / 2 * (y1 - y0)
-    h, w = image.shape[:2]
-    a, b = max(0, int(y0 + my)), min(h, int(y1 - my))
-    c, d = max(0, int(x0 + mx)), min(w, int(x1 - mx))
-    if b <= a or d <= c:
+    px = _face_centre(image, box, inner)
+    if px is None:
         return None
-    px = image[a:b, c:d]
     return float((px.max(axis=-1).astype(np.int16) - px.min(axis=-1)).mean())
 
 
