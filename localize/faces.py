@@ -214,7 +214,7 @@ class FaceAnalyzer:
         """68 landmarks inside a face box (a detection or a tracked box)."""
         x0, y0, x1, y1 = box
         rect = self._dlib.rectangle(int(round(x0)), int(round(y0)), int(round(x1)), int(round(y1)))
-        shape = self._predictor(np.ascontiguousarray(image), rect)
+        shape = self._predictor(image, rect)  # reads strided arrays correctly (tested), unlike the detector
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
     def descriptor(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

@@ -172,6 +172,11 @@ def sample_aspect(stream) -> float:
     return r if 0.25 <= r <= 4.0 and abs(r - 1.0) >= 0.01 else 1.0
 
 
+def _square_width(width: int, sar: float) -> int:
+    """The width of a stored row of ``width`` pixels of aspect ``sar`` in square pixels, kept even."""
+    return width if sar == 1.0 else max(2, 2 * int(round(width * sar / 2)))
+
+
 def square_pixels(rgb: np.ndarray, sar: float) -> np.ndarray:
     """A stored frame of non-square pixels resampled to square ones (the width times ``sar``, kept
     even), as a player shows it: faces keep their proportions (a face squeezed to three quarters of
@@ -181,7 +186,7 @@ def square_pixels(rgb: np.ndarray, sar: float) -> np.ndarray:
     import cv2
 
     h, w = rgb.shape[:2]
-    nw = max(2, 2 * int(round(w * sar / 2)))
+    nw = _square_width(w, sar)
     return cv2.resize(rgb, (nw, h), interpolation=cv2.INTER_AREA if nw < w else cv2.INTER_CUBIC)
 
 
@@ -264,8 +269,7 @@ def probe(path: str | Path) -> VideoInfo:
         tb = s.time_base
     if n == 0 or not w or not h:
         raise InputError(path, "video has no frames")
-    if sar != 1.0:
-        w = max(2, 2 * int(round(w * sar / 2)))  # as square_pixels resamples the stored frames
+    w = _square_width(w, sar)  # as square_pixels resamples the stored frames
     if transform[0]:
         w, h = h, w
     times = tuple(float((t - pts[0]) * tb) for t in pts) if pts and tb and len(pts) == n else ()

@@ -75,4 +75,5 @@ def test_a_strided_frame_gives_the_faces_of_its_contiguous_copy():
     assert len(want) == 1
     for _ in range(3):
         assert [(f.box, f.score) for f in analyzer.detect(view)] == want
+    # the shape predictor is given the strided view itself (no copy of the frame per face): it reads it right
     assert np.array_equal(analyzer.landmarks(view, want[0][0]), analyzer.landmarks(img, want[0][0]))
