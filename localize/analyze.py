@@ -471,6 +471,9 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         analyzer.detect_side = saved_side  # a shared analyzer (the CLI's, a server worker's) keeps its own
     timer.add("faces", time.perf_counter() - t0 - (timer.t["decode"] - d0),
               time.process_time() - c0 - (timer.cpu["decode"] - dc0))
+    if not decoded:  # frames decode, but the stream ends before the first chosen one
+        raise InputError(path, f"none of the {len(indices)} chosen frames decodes: the stream ends before "
+                               f"frame {min(indices)} of the {info.n_frames} its header counts (truncated?)")
 
     # Pass 2: crop, predict in batches, score, draw.
     fps = info.fps if not info.is_image else 1.0

@@ -361,8 +361,8 @@ def iter_frames(path: str | Path, indices: Iterable[int] | None = None, *,
             if done is None:  # every wanted frame was found
                 return
             wanted = [i for i in wanted if i > done]  # the rest, sequentially
-            if not wanted:
-                return
+            if not wanted or (done >= 0 and wanted[0] >= len(pts)):
+                return  # only indices past the last frame are left: nothing more to decode
     yield from _sequential(path, wanted)
 
 
@@ -417,9 +417,10 @@ def _sequential(path: Path, wanted: list[int] | None) -> Iterator[tuple[int, np.
         s.thread_type = "AUTO"
         sar = sample_aspect(s)
         pos = 0
-        got = 0
+        got = decoded = 0
         try:
             for i, frame in enumerate(c.decode(s)):
+                decoded += 1
                 if wanted is None:
                     got += 1
                     yield i, _display(frame, sar)
@@ -432,11 +433,14 @@ def _sequential(path: Path, wanted: list[int] | None) -> Iterator[tuple[int, np.
                     got += 1
                     yield i, _display(frame, sar)
         except av.error.FFmpegError as e:
-            if got == 0:
+            if decoded == 0:
                 raise InputError(path, f"corrupt video, no frame decodes ({e})") from None
             # A truncated tail: keep what decoded, like ffmpeg does.
-        if got == 0 and (wanted is None or wanted):
+        if decoded == 0:
             raise InputError(path, "video has no decodable frames")
+        # Frames decoded but none was wanted: the indices lie past the end (a frame count from
+        # the header can exceed the stream's), which yields nothing rather than calling the
+        # video undecodable.
 
 
 def read_frames(path: str | Path, indices: Sequence[int] | None = None) -> np.ndarray:

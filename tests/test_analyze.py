@@ -231,6 +231,22 @@ def test_bad_input_leaves_nothing(loc, face_analyzer, tmp_path):
     assert not (tmp_path / "out").exists()  # not even the folder it would have made
 
 
+def test_a_stream_shorter_than_its_header_is_one_clear_error(loc, face_analyzer, carphone, tmp_path, monkeypatch):
+    """A header that counts more frames than the stream holds, so every chosen frame lies past the
+    end: one error naming the file, not a video without faces, and nothing written."""
+    import dataclasses
+
+    from localize import video as V
+
+    real = V.probe
+    monkeypatch.setattr(V, "probe", lambda p: dataclasses.replace(real(p), n_frames=real(p).n_frames * 50))
+    with pytest.raises(InputError, match="stream ends before frame") as e:
+        analyze_path(carphone, tmp_path / "out" / "x", localizer=loc, options=AnalyzeOptions(count=2),
+                     analyzer=face_analyzer)
+    assert str(carphone) in str(e.value)
+    assert not (tmp_path / "out").exists()
+
+
 def test_cli_many_inputs_with_errors(ckpt, carphone, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LOCALIZE_CACHE", str(tmp_path / "cache"))  # the default backend exports the .pt once
     data = carphone.read_bytes()

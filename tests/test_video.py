@@ -37,6 +37,16 @@ def test_seeking_gives_the_sequential_frames(short_gop):
         assert all(np.array_equal(got[i], seq[i]) for i in want), gap
 
 
+def test_indices_past_the_end_yield_nothing(short_gop):
+    """A header's frame count can exceed the stream's: indices past the last frame are skipped,
+    after a seek or in order, and neither the frames before them nor the video are lost."""
+    n = V.probe(short_gop).n_frames
+    for gap in (None, 5):
+        got = _frames(short_gop, [0, n - 1, n + 3, n + 40], gap)
+        assert list(got) == [0, n - 1], gap
+        assert _frames(short_gop, [n + 3], gap) == {}, gap
+
+
 def test_seeking_on_real_footage(shared_data):
     """Long-GOP H.264 (FF++ c23) and VP9 (GHOST): every sampled frame identical."""
     for path in (shared_data / "ffpp/original_sequences/youtube/c23/videos/519.mp4",
