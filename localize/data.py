@@ -32,7 +32,9 @@ from .targets import xray_target
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 2  # bump when the cached arrays change meaning
+# Bump when the cached arrays change meaning. 3: frames are decoded with square pixels (an
+# anamorphic source's crops were squeezed before) and handed to dlib contiguous.
+CACHE_VERSION = 3
 SMOOTH_WINDOW = 5  # frames; the analysis smoothing window (faces.smooth_landmarks default)
 REAL, FAKE, BLEND = 0, 1, 2  # sample kinds: real crop, manipulated crop, self-blended real crop
 BLEND_KEY_SUFFIX = "#blend"  # validation video key of a real source's self-blends
@@ -682,9 +684,17 @@ def load_bundle(path: str | Path, crop: CropParams, fold: tuple[int, int] | None
         index = json.loads(index_path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise InputError(index_path, f"unreadable ({e})") from None
-    if index.get("bundle_version") != BUNDLE_VERSION or index.get("cache_version") != CACHE_VERSION:
-        raise InputError(path, f"bundle version {index.get('bundle_version')}/{index.get('cache_version')}, "
+    cache_version = index.get("cache_version")
+    if index.get("bundle_version") != BUNDLE_VERSION or not isinstance(cache_version, int) \
+            or cache_version > CACHE_VERSION:
+        raise InputError(path, f"bundle version {index.get('bundle_version')}/{cache_version}, "
                          f"this code reads {BUNDLE_VERSION}/{CACHE_VERSION}: export it again")
+    if cache_version < CACHE_VERSION:
+        # A bundle is a frozen data set (a past candidate's exact crops): it stays readable, but
+        # its crops follow the older crop rules, which a fresh export would not reproduce.
+        log.warning("%s: crops made by crop-cache version %d (this code makes version %d; see "
+                    "data.CACHE_VERSION): training on them reproduces that bundle, not a fresh export",
+                    path, cache_version, CACHE_VERSION)
     if index.get("crop") != asdict(crop):
         raise InputError(path, f"cropped with {index.get('crop')}, the config asks for {asdict(crop)}")
     sets = []

@@ -490,7 +490,7 @@ def test_fold_assignment_keeps_each_person_in_one_fold(tmp_path):
         D.fold_splits(f, 3, 3)
 
 
-def test_cross_fitting_from_forge_folds_to_an_out_of_fold_calibrated_ensemble(tmp_path, capsys):
+def test_cross_fitting_from_forge_folds_to_an_out_of_fold_calibrated_ensemble(tmp_path, capsys, caplog):
     """`localize forge --folds 2` deals people into folds (a fake's target and face share one);
     each fold trains on the others (`data.folds`, `data.fold`); packaging the runs validates
     out of fold, so the operating point rests on every real video of the corpus."""
@@ -578,6 +578,19 @@ def test_cross_fitting_from_forge_folds_to_an_out_of_fold_calibrated_ensemble(tm
         assert got == {k: v for k, v in want.items() if k in got} and set(got.values()) == {"train", "val"}
     with pytest.raises(InputError, match="exported with 2 folds"):
         D.load_bundle(tmp_path / "bundle", T._crop_params(cfg), fold=(0, 3))
+    # a bundle of older crop rules stays readable (a past candidate's exact crops), with a warning;
+    # one of newer rules than this code knows, or of another format, is refused
+    index_path = tmp_path / "bundle" / "bundle.json"
+    index = json.loads(index_path.read_text())
+    for version, ok in ((D.CACHE_VERSION - 1, True), (D.CACHE_VERSION + 1, False), (None, False)):
+        index_path.write_text(json.dumps({**index, "cache_version": version}))
+        if ok:
+            with caplog.at_level("WARNING", logger="localize.data"):
+                D.load_bundle(tmp_path / "bundle", T._crop_params(cfg), fold=(0, 2))
+            assert f"crop-cache version {version}" in caplog.text
+        else:
+            with pytest.raises(InputError, match="export it again"):
+                D.load_bundle(tmp_path / "bundle", T._crop_params(cfg), fold=(0, 2))
 
 
 def test_shipping_rule_counts_distinct_real_footage(forge_corpus):
