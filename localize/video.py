@@ -417,12 +417,11 @@ def _sequential(path: Path, wanted: list[int] | None) -> Iterator[tuple[int, np.
         s.thread_type = "AUTO"
         sar = sample_aspect(s)
         pos = 0
-        got = decoded = 0
+        decoded = 0
         try:
             for i, frame in enumerate(c.decode(s)):
                 decoded += 1
                 if wanted is None:
-                    got += 1
                     yield i, _display(frame, sar)
                     continue
                 while pos < len(wanted) and wanted[pos] < i:
@@ -430,7 +429,6 @@ def _sequential(path: Path, wanted: list[int] | None) -> Iterator[tuple[int, np.
                 if pos >= len(wanted):
                     break
                 if wanted[pos] == i:
-                    got += 1
                     yield i, _display(frame, sar)
         except av.error.FFmpegError as e:
             if decoded == 0:
