@@ -170,6 +170,24 @@ def test_derivation_matches_the_forged_region(synth, face_analyzer):
     assert abs(r.mean_area - synth["truth"].mean()) < 0.5 * synth["truth"].mean()
 
 
+def test_a_pair_stored_with_different_pixel_aspects_aligns_as_shown(synth, face_analyzer, tmp_path):
+    """An original kept anamorphic (176x144 stored, 128:117 pixels, as carphone itself) against a fake
+    re-encoded with square pixels (192x144): both decode as a player shows them, so the pair aligns and
+    the masks are in that geometry, not refused as a size mismatch."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    d = synth["dir"]
+    squeezed = tmp_path / "orig_sar.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(d / "orig.mp4"),
+                    "-vf", "scale=176:144:flags=lanczos,setsar=128/117", "-c:v", "libx264", "-qp", "0", str(squeezed)],
+                   check=True)
+    r = derive_video_masks(squeezed, d / "fake.mp4", analyzer=face_analyzer)
+    assert r.masks.shape == (N, 144, 192) and r.alignment.offset == 0
+    assert np.mean([mask_iou(a, b) for a, b in zip(r.masks, synth["truth"])]) >= 0.7
+
+
 def test_unchanged_frames_give_empty_masks(synth, face_analyzer):
     """A real video against its own CRF 23 re-encode: codec noise only, nothing forged."""
     d = synth["dir"]
