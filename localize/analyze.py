@@ -179,6 +179,9 @@ class Report:
     timings_cpu: dict[str, float]  # process CPU seconds per stage (all threads)
     versions: dict[str, str]
     created_utc: str
+    # the zero-shot identity scorer's verdict on the same file (`--person`; localize.identity.check),
+    # reported beside the localizer's, never fused into it
+    identity: dict[str, Any] | None = None
 
     @property
     def decision(self) -> str:
@@ -357,20 +360,22 @@ def _commit_dir(tmp: Path, out_dir: Path) -> None:
 
 
 def analyze_path(path: str | Path, out_dir: str | Path, *, localizer, options: AnalyzeOptions | None = None,
-                 progress: Progress | None = None, analyzer=None) -> Report:
+                 progress: Progress | None = None, analyzer=None, identity=None) -> Report:
     """Analyze one video or image; write the result folder ``out_dir``; return the Report.
 
     ``localizer``: a loaded :class:`localize.model.Localizer`. ``analyzer``: an
     optional :class:`localize.faces.FaceAnalyzer` to reuse (a server worker keeps
-    one). Raises :class:`InputError` for unreadable input; ``out_dir`` is then not
-    created and nothing partial is left.
+    one). ``identity``: an optional :class:`localize.identity.check.IdentityCheck`
+    whose verdict on the file joins the report (``Report.identity``). Raises
+    :class:`InputError` for unreadable input; ``out_dir`` is then not created and
+    nothing partial is left.
     """
     path, out_dir = Path(path), Path(out_dir)
     opts = options or AnalyzeOptions()
     made = [p for p in [out_dir.parent, *out_dir.parent.parents] if not p.exists()]
     tmp = _prepare_out(out_dir)
     try:
-        report = _analyze(path, tmp, localizer, opts, progress, analyzer)
+        report = _analyze(path, tmp, localizer, opts, progress, analyzer, identity)
         _commit_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -382,7 +387,7 @@ def analyze_path(path: str | Path, out_dir: str | Path, *, localizer, options: A
 
 
 def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: Progress | None,
-             analyzer) -> Report:
+             analyzer, identity=None) -> Report:
     from .faces import FaceAnalyzer, crop, crop_box, face_chroma, face_luma, landmark_box, track_faces
     from .video import iter_frames, media_metadata, probe, variable_frame_rate
 
@@ -730,6 +735,12 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
             duration=None if info.is_image else info.duration, ylabel=f"{means.area} (% of face crop)"))
         files["timeline"] = TIMELINE_PNG
 
+    ident = None
+    if identity is not None:
+        report_progress("identity", 0, 1)
+        with timer("identity"):
+            ident = identity_record(identity, path, warns)
+        report_progress("identity", 1, 1)
     timings = {k: round(v, 4) for k, v in timer.t.items()}
     timings["total"] = round(time.perf_counter() - t_start, 4)
     timings_cpu = {k: round(v, 4) for k, v in timer.cpu.items()}
@@ -775,6 +786,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
         timings_cpu=timings_cpu,
         versions=versions(),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        identity=ident,
     )
     from .report_page import render_report
 
@@ -783,6 +795,21 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     write_text(work / REPORT_HTML, render_report(d))
     report_progress("write", 1, 1)
     return report
+
+
+def identity_record(identity, path: Path, warns: list[str]) -> dict[str, Any]:
+    """The identity scorer's record for ``path`` (as `localize verify` prints it, without versions),
+    with a warning when the scorer cannot judge the file (no face track long enough, or a file
+    it cannot read: an error of the identity check, not of the localizer's analysis)."""
+    try:
+        rec = identity.record(path)
+    except InputError as e:
+        rec = {"person": identity.person, "status": "error", "decision": None, "error": e.problem}
+        warns.append(f"identity check ({identity.person}): {e.problem}")
+        return rec
+    if rec["status"] == "no_face":
+        warns.append(f"identity check ({rec['person']}): {rec['note']}; no identity verdict")
+    return rec
 
 
 def _num(v: float) -> float | None:
@@ -920,6 +947,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="probability written to the DFDC csv for inputs without a usable result "
                         "(default: leave them out and say so)")
     p.add_argument("--labels", metavar="CSV", help="filename,label (0/1 or REAL/FAKE): report log loss, AUC, accuracy")
+    p.add_argument("--person", metavar="NAME",
+                   help="also score every input against NAME's identity profile (`localize enroll`): the "
+                        "zero-shot identity scorer's verdict, reported beside the localizer's, never fused")
+    p.add_argument("--profiles", metavar="DIR", default=None,
+                   help="identity profiles folder (default $LOCALIZE_HOME/profiles or ~/.local/share/localize/profiles)")
+    p.add_argument("--feature-cache", metavar="DIR", default=None,
+                   help="identity feature cache (default ~/.cache/localize/features)")
     p.add_argument("--resume", action="store_true",
                    help="skip inputs whose result folder already holds a report for the same file, model and options")
 
@@ -996,7 +1030,7 @@ def _read_labels(path: Path) -> dict[str, int]:
 _DERIVED_OPTIONS = ("detect_every_used", "detection")  # what analysis chose, recorded beside the options
 
 
-def _resumable(folder: Path, src: Path, loc, opts: AnalyzeOptions) -> dict | None:
+def _resumable(folder: Path, src: Path, loc, opts: AnalyzeOptions, identity=None) -> dict | None:
     rp = folder / REPORT_JSON
     if not rp.exists() or not src.is_file():
         return None
@@ -1004,6 +1038,10 @@ def _resumable(folder: Path, src: Path, loc, opts: AnalyzeOptions) -> dict | Non
         old = json.loads(rp.read_text(encoding="utf-8"))
         same = (old["input"]["sha256"] == sha256_file(src) and old["model"]["sha256"] == loc.sha256 and
                 {k: v for k, v in old["options"].items() if k not in _DERIVED_OPTIONS} == dataclasses.asdict(opts))
+        was = old.get("identity") or {}
+        # the same person's profile as enrolled then (re-enrolling changes its verdicts), or none either time
+        same = same and ((was.get("person"), (was.get("profile") or {}).get("created")) ==
+                         ((identity.person, identity.profile.created) if identity is not None else (None, None)))
         return old if same else None
     except (ValueError, KeyError, OSError):
         return None
@@ -1018,6 +1056,11 @@ def run(args) -> int:
     opts = _options(args)
     labels = _read_labels(Path(args.labels)) if args.labels else None
     paths = _expand(args.inputs)
+    identity = None
+    if args.person:  # a missing profile is one error line before any analysis
+        from .identity.check import IdentityCheck
+
+        identity = IdentityCheck(args.person, args.profiles, args.feature_cache)
     loc = open_localizer(args.model, args.backend, args.threads)
     if loc.meta.get("quality_warning"):
         print(f"localize analyze: warning: model {loc.path}: {loc.meta['quality_warning']}", file=sys.stderr)
@@ -1036,14 +1079,16 @@ def run(args) -> int:
                "probability": "", "score": "", "threshold": "", "threshold_probability": "", "marginal": "",
                "grayscale": "",
                "frames_analyzed": "", "frames_with_face": "", "tracks": "", "seconds": "", "error": ""}
+        if identity is not None:
+            row.update(identity_person=identity.person, identity_decision="", identity_probability="")
         try:
-            old = _resumable(folder, src, loc, opts) if args.resume else None
+            old = _resumable(folder, src, loc, opts, identity) if args.resume else None
             if old is not None:
                 rep = old
             else:
                 with _StageBar(src.name, enabled=tqdm is not None and sys.stderr.isatty()) as stage_bar:
                     rep = analyze_path(src, folder, localizer=loc, options=opts, analyzer=analyzer,
-                                       progress=stage_bar).to_dict()
+                                       progress=stage_bar, identity=identity).to_dict()
             v = rep["video"]
             op = v.get("operating_point") or {}
             row.update(status=rep["status"], decision=v["decision"], probability=_fmt(v["probability"]),
@@ -1053,6 +1098,10 @@ def run(args) -> int:
                        grayscale="" if v["decision"] not in ("fake", "real") else str(bool(v.get("grayscale"))).lower(),
                        frames_analyzed=rep["input"]["frames_analyzed"],
                        frames_with_face=rep["input"]["frames_with_face"], tracks=v["n_tracks"])
+            if identity is not None:
+                idr = rep.get("identity") or {}
+                row.update(identity_decision=idr.get("decision") or idr.get("status", ""),
+                           identity_probability=_fmt((idr.get("fake_probability") or {}).get("fused")))
         except InputError as e:
             errors += 1
             row["error"] = e.problem
@@ -1131,6 +1180,11 @@ def _verdict_text(row: dict) -> str:
         text += ", marginal"
     if row.get("grayscale") == "true":
         text += ", grayscale footage: not validated"
+    if row.get("identity_person"):
+        said = row.get("identity_decision") or "error"
+        text += f"; identity check against {row['identity_person']}: {said.replace('_', ' ')}"
+        if row.get("identity_probability"):
+            text += f", P(fake) {float(row['identity_probability']):.3f}"
     return text
 
 

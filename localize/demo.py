@@ -5,7 +5,8 @@ Steps (each reuses the library, nothing is special-cased for the demo):
 forge the built-in corpus -> derive masks from its pairs and check them against the
 exact masks -> train a CI-sized localizer -> export it to ONNX -> set its operating point on
 real footage (training-split originals, `localize calibrate --reals`) -> analyze a held-out
-real and fake video with the shipped model -> serve the model over HTTP and analyze a
+real and fake video with the shipped model, beside the identity scorer's verdict on them (the
+person enrolled from the corpus's other originals of them) -> serve the model over HTTP and analyze a
 clip through the API -> evaluate mask-based vs zero-shot detection -> ``index.html``.
 
 Every step is resumable (its outputs are reused when present), so a re-run after an
@@ -168,6 +169,32 @@ def _test_videos(out: Path) -> tuple[Path, Path]:
     return Path(p.original), Path(p.manipulated)
 
 
+def _identity_check(out: Path, real: Path):
+    """The person the analysed real video shows, enrolled (`localize enroll`) from the corpus's other
+    originals of that person, with everyone else's as the cohort, so that the analyze step also shows
+    the zero-shot identity scorer's verdict (`localize analyze --person`). The localizer never trains on
+    the analysed videos; the identity scorer never enrols them. None, with the reason, when the corpus
+    holds no other original of that person."""
+    from masks.pairs import find_pairs
+
+    from .forge.corpus import real_identity
+    from .identity.check import IdentityCheck
+    from .identity.enroll import enroll
+    from .identity.features import FeatureCache
+
+    corpus = out / "corpus"
+    person = real_identity(corpus, real.stem)
+    originals = sorted({Path(p.original) for p in find_pairs(corpus) if p.compression == "c23"})
+    refs = [v for v in originals if v != real and real_identity(corpus, v.stem) == person]
+    if person is None or not refs:
+        return None, f"no other original of {person or real.stem} to enrol"
+    cohort = [v for v in originals if real_identity(corpus, v.stem) != person]
+    profiles, cache = out / "profiles", FeatureCache(out / "cache" / "identity")
+    enroll(person, [(v, None) for v in refs], [(v, None) for v in cohort], profiles=profiles, cache=cache,
+           force=True)
+    return IdentityCheck(person, profiles, cache.root), f"{person}, enrolled from {len(refs)} other originals"
+
+
 def step_analyze(out: Path) -> Step:
     from .analyze import AnalyzeOptions, analyze_path, open_localizer
     from .model import DEFAULT_MODEL
@@ -175,14 +202,19 @@ def step_analyze(out: Path) -> Step:
     model = DEFAULT_MODEL if DEFAULT_MODEL.exists() else out / "model" / "best.pt"
     localizer = open_localizer(model)
     real, fake = _test_videos(out)
-    summary, links = {"model": model.name}, {}
+    check, enrolled = _identity_check(out, real)
+    summary, links = {"model": model.name, "identity check against": enrolled}, {}
     for label, video in (("real", real), ("fake", fake)):
         dest = out / "analyze" / label
-        rep = analyze_path(video, dest, localizer=localizer, options=AnalyzeOptions())
+        rep = analyze_path(video, dest, localizer=localizer, options=AnalyzeOptions(), identity=check)
         d = rep.to_dict()
         v = d.get("video", d)
         summary[label] = {k: v.get(k) for k in ("status", "score", "probability", "decision") if k in v}
         summary[label]["marginal"] = (v.get("stability") or {}).get("marginal")
+        if d.get("identity"):
+            ident = d["identity"]
+            summary[label]["identity"] = {"decision": ident.get("decision") or ident.get("status"),
+                                          "probability": (ident.get("fake_probability") or {}).get("fused")}
         for name in ("report.html", "overlay.mp4", "timeline.png", "report.json"):
             if (dest / name).exists():
                 links[f"{label}: {name}"] = _rel(dest / name, out)

@@ -76,6 +76,9 @@ def render_report(r: dict[str, Any]) -> str:
         parts.append("<p class='small'>Operating point: " + " · ".join(_e(b) for b in bits if b) + "</p>")
         if op.get("note") and op["note"] not in (r.get("warnings") or []):
             parts.append(f"<p class='small muted'>{_e(op['note'])}</p>")
+    ident = r.get("identity")
+    if ident:
+        parts.append(_identity(ident, decision))
     target = model.get("target")
     parts.append("<p class='small'>" + ("Heatmap: probability that a pixel lies on a blending boundary (Face X-ray); "
                                         "the outline encloses the suspected pasted face." if target == "xray" else
@@ -138,6 +141,33 @@ def render_report(r: dict[str, Any]) -> str:
     return _page(f"{inp.get('name', '')}: {decision}", "".join(parts))
 
 
+def _identity(d: dict[str, Any], localizer_decision: str) -> str:
+    """The identity scorer's verdict (``report.identity``), beside the localizer's, never merged."""
+    who = _e(d.get("person", "?"))
+    said = d.get("decision")
+    if said not in ("fake", "real"):
+        why = d.get("note") or d.get("error") or d.get("status", "")
+        return f"<p><b>Identity check against {who}:</b> no verdict ({_e(why)}).</p>"
+    prof = d.get("profile") or {}
+    p = d.get("fake_probability") or {}
+    fams = " · ".join(f"{_e(k)} {_pct(p.get(k))}" for k in ("appearance", "behaviour", "stability")
+                      if p.get(k) is not None)
+    text = ("does not match the person's references (identity-replaced or impersonated?)" if said == "fake"
+            else "consistent with the person's references")
+    out = (f"<p><b>Identity check against {who}:</b> <span class='{said}'><b>{_e(said.upper())}</b></span>, {text}. "
+           f"Probability fake {_pct(p.get('fused'))} (called fake at {_pct(d.get('threshold'))} or more)"
+           + (f"; {fams}" if fams else "") + ". "
+           f"<span class='small muted'>Zero-shot identity scorer, profile of {_e(prof.get('reference_videos', '?'))} "
+           f"reference video(s) and {_e(prof.get('reference_photos', 0))} photo(s) enrolled "
+           f"{_e(prof.get('created', ''))}.</span></p>")
+    if said != localizer_decision and localizer_decision in ("fake", "real"):
+        out += ("<p class='warn small'>The two detectors disagree. The localizer judges pixels (blending, "
+                "texture); the identity scorer judges who the face looks and moves like. A face swapped in whole "
+                "can pass the first and fail the second; a real clip unlike the references (another age, light or "
+                "camera) can fail the second. Weigh both against the footage.</p>")
+    return out
+
+
 def render_summary(rows: list[dict[str, Any]]) -> str:
     """``summary.html`` of a folder run: one line per input (the ``summary.csv`` rows), linking
     each input's ``report.html``."""
@@ -150,10 +180,17 @@ def render_summary(rows: list[dict[str, Any]]) -> str:
         verdict = _e(_VERDICT.get(d, d.upper())) if d else f"error: {_e(r.get('error', ''))}"
         marg = " <b class='fake'>marginal</b>" if str(r.get("marginal")) == "true" else ""
         marg += " <b class='fake'>grayscale: not validated</b>" if str(r.get("grayscale")) == "true" else ""
+        ident = ""
+        if "identity_person" in r:
+            i = str(r.get("identity_decision") or "")
+            ident = (f"<td class='{i if i in ('fake', 'real') else 'other'}'>{_e(i.replace('_', ' '))}</td>"
+                     f"<td>{_e(r.get('identity_probability', ''))}</td>")
         body.append(f"<tr><td>{link}</td><td class='{cls}'>{verdict}{marg}</td><td>{_e(r.get('probability', ''))}</td>"
                     f"<td>{_e(r.get('threshold_probability', ''))}</td><td>{_e(r.get('score', ''))}</td>"
-                    f"<td>{_e(r.get('frames_with_face', ''))}</td></tr>")
+                    f"<td>{_e(r.get('frames_with_face', ''))}</td>{ident}</tr>")
+    person = next((r["identity_person"] for r in rows if r.get("identity_person")), None)
     table = ("<table><tr><th>input</th><th>decision</th><th>probability</th><th>called fake above probability</th>"
              "<th>score</th><th>frames with a face</th>"
-             f"</tr>{''.join(body)}</table>")
+             + (f"<th>identity check against {_e(person)}</th><th>its probability</th>" if person else "")
+             + f"</tr>{''.join(body)}</table>")
     return _page("localize analyze: summary", f"<h1>{len(rows)} inputs</h1>{table}")

@@ -804,3 +804,71 @@ def test_a_grayscale_verdict_is_flagged_as_not_validated(loc, face_analyzer, tmp
     assert got["gray"][0] < 1.0 and got["gray"][1] is True and len(got["gray"][2]) == 1
     r = json.loads((tmp_path / "gray" / REPORT_JSON).read_text())
     assert r["video"]["grayscale"] is True and "Grayscale footage" in render_report(r)
+
+
+def test_person_adds_the_identity_verdict_beside_the_localizers(ckpt, carphone, tmp_path, capsys):
+    """`--person NAME`: the zero-shot identity scorer's verdict on each input joins its report, page, summary
+    row and terminal line, exactly as `localize verify` gives it, and never changes the localizer's decision;
+    resuming re-runs an input analysed without that person; an unknown person is one error line before any
+    analysis, with nothing written."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from localize.media import astronaut_image
+    from localize.video import write_image
+
+    clip = tmp_path / "carphone_late.mp4"  # the part of carphone not enrolled
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-ss", "2.2", "-i", str(carphone),
+                    "-c:v", "libx264", "-crf", "12", str(clip)], check=True)
+    astro = tmp_path / "astronaut.png"
+    write_image(astro, astronaut_image())
+    common = ["--profiles", str(tmp_path / "profiles"), "--quiet"]
+    feats = ["--feature-cache", str(tmp_path / "features")]
+    assert cli(["enroll", "--person", "carphone", f"{carphone}@0-2.2", *common, "--cache", feats[1]]) == 0
+    assert cli(["enroll", "--person", "astronaut", str(astro), *common, "--cache", feats[1]]) == 0
+    capsys.readouterr()
+    assert cli(["verify", "--person", "carphone", str(clip), *common, "--cache", feats[1]]) == 0
+    verified = json.loads(capsys.readouterr().out)
+
+    base = ["analyze", str(clip), str(astro), "--model", str(ckpt), "--frames", "4", "--no-overlay",
+            "--backend", "torch", "--profiles", common[1], *feats]
+    assert cli([*base, "--out", str(tmp_path / "plain")]) == 0
+    plain = json.loads((tmp_path / "plain" / "carphone_late" / REPORT_JSON).read_text())
+    assert plain["identity"] is None
+    capsys.readouterr()
+    out = tmp_path / "with"
+    assert cli([*base, "--out", str(out), "--person", "carphone"]) == 0
+    printed = capsys.readouterr().out
+    rep = json.loads((out / "carphone_late" / REPORT_JSON).read_text())
+    ident = rep["identity"]
+    assert ident["person"] == "carphone" and ident["decision"] == "real" and ident["status"] == "scored"
+    assert ident["fake_probability"] == verified["fake_probability"] and ident["tracks"] == verified["tracks"]
+    assert rep["video"] == plain["video"]  # the localizer's verdict is untouched
+    assert "identity" in rep["timings"]
+    assert "Identity check against carphone" in (out / "carphone_late" / "report.html").read_text()
+    rows = {r["name"]: r for r in csv.DictReader(open(out / "summary.csv"))}
+    assert rows["carphone_late.mp4"]["identity_person"] == "carphone"
+    assert rows["carphone_late.mp4"]["identity_decision"] == "real"
+    assert float(rows["carphone_late.mp4"]["identity_probability"]) < 0.5
+    assert "identity check against carphone" in (out / "summary.html").read_text()
+    assert f"{clip}: " in printed and "identity check against carphone: real" in printed
+    # the astronaut photo is another person: the identity scorer calls it not carphone
+    assert rows["astronaut.png"]["identity_decision"] == "fake"
+
+    # resuming with another person re-scores; with the same one it keeps the report
+    rp = out / "carphone_late" / REPORT_JSON
+    before = rp.stat().st_mtime_ns
+    assert cli([*base, "--out", str(out), "--person", "carphone", "--resume"]) == 0
+    assert rp.stat().st_mtime_ns == before
+    assert cli([*base, "--out", str(out), "--person", "astronaut", "--resume"]) == 0
+    other = json.loads(rp.read_text())["identity"]
+    assert other["person"] == "astronaut" and other["decision"] == "fake"
+    disagree = json.loads(rp.read_text())["video"]["decision"] != "fake"
+    assert ("The two detectors disagree" in (out / "carphone_late" / "report.html").read_text()) == disagree
+    capsys.readouterr()
+
+    rc = cli([*base, "--out", str(tmp_path / "nobody"), "--person", "nobody"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no profile for 'nobody'" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "nobody").exists()

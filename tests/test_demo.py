@@ -51,6 +51,8 @@ def test_full_demo_on_built_in_data(tmp_path):
     iou = steps["masks"]["summary"]["IoU derived vs exact (c23, mean per frame), per method"]
     assert iou and all(v > 0.3 for v in iou.values()), iou
     assert steps["serve"]["summary"]["state"] == "done"
+    analyzed = steps["analyze"]["summary"]  # the identity scorer's verdict beside the localizer's
+    assert analyzed["real"]["identity"]["decision"] == "real" and analyzed["fake"]["identity"]["decision"]
     index = (tmp_path / "demo" / "index.html").read_text()
     for s in result["steps"]:
         for href in s["links"].values():

@@ -343,6 +343,12 @@ def _prepare_real(out: Path, vid: str, item: Input, cfg: Config, load) -> dict:
     return rec
 
 
+def real_identity(out: str | Path, vid: str) -> str | None:
+    """Whose face a corpus original shows (the identity it was forged and split by), if recorded."""
+    meta = _work(Path(out), "reals", f"{vid}.json")
+    return json.loads(meta.read_text()).get("identity") if meta.exists() else None
+
+
 def load_face(out: Path, vid: str) -> footage.FaceVideo:
     """A prepared real video (exact c0 frames) or photo with its landmarks."""
     photo = _work(out, "photos", f"{vid}.npz")
