@@ -705,6 +705,14 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                      f"{cal.threshold:.4g}; {stability['decision_agreement']:.0%} of resamplings agree): analyse more "
                      "frames (--frames, --every) and do not act on this decision alone")
 
+    # The identity scorer's verdict (--person), before the files (the progress stages run in order).
+    ident = None
+    if identity is not None:
+        report_progress("identity", 0, 1)
+        with timer("identity"):
+            ident = identity_record(identity, path, warns)
+        report_progress("identity", 1, 1)
+
     # Files.
     report_progress("write", 0, 1)
     with timer("write"):
@@ -735,12 +743,6 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
             duration=None if info.is_image else info.duration, ylabel=f"{means.area} (% of face crop)"))
         files["timeline"] = TIMELINE_PNG
 
-    ident = None
-    if identity is not None:
-        report_progress("identity", 0, 1)
-        with timer("identity"):
-            ident = identity_record(identity, path, warns)
-        report_progress("identity", 1, 1)
     timings = {k: round(v, 4) for k, v in timer.t.items()}
     timings["total"] = round(time.perf_counter() - t_start, 4)
     timings_cpu = {k: round(v, 4) for k, v in timer.cpu.items()}

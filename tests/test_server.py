@@ -536,3 +536,43 @@ def test_links_carry_the_proxy_prefix(tmp_path, carphone):
         j = wait_state(c, jid)
         assert j["links"]["self"] == f"/tools/localize/v1/jobs/{jid}"
         assert j["links"]["frames"]["2"] == f"/tools/localize/v1/jobs/{jid}/frames/2.png"
+
+
+def test_identity_profiles_route_and_the_person_field(tmp_path, carphone):
+    """`--profiles DIR` lists its enrolled people; an upload may name one (passed to the analysis in the
+    job's options); an unknown person, or any person on a server without profiles, is a 422 with nothing
+    left behind."""
+    prof = tmp_path / "profiles"
+    (prof / "joe_biden").mkdir(parents=True)
+    (prof / "joe_biden" / "profile.json").write_text("{}")  # what makes a folder a profile
+    (prof / "half_written").mkdir()  # no profile.json: not a profile
+    stand_in = StandIn()
+    with make_client(tmp_path, analyze=stand_in, profiles_dir=str(prof)) as c:
+        assert c.get("/v1/profiles").json() == {"enabled": True, "people": ["joe_biden"]}
+        r = post_file(c, carphone, fields={"person": "katie_hill"})
+        assert r.status_code == 422 and "no identity profile for 'katie_hill'" in r.json()["detail"]
+        assert "joe_biden" in r.json()["detail"]
+        assert post_file(c, carphone, fields={"person": "half_written"}).status_code == 422
+        r = post_file(c, carphone, fields={"person": "joe_biden", "frames": "8"})
+        assert r.status_code == 202, r.text
+        j = wait_state(c, r.json()["id"])
+        assert j["state"] == "done" and j["options"] == {"person": "joe_biden", "frames": 8}
+        assert leftovers(tmp_path / "results") == []
+    with make_client(tmp_path / "plain", analyze=StandIn()) as c:
+        assert c.get("/v1/profiles").json() == {"enabled": False, "people": []}
+        r = post_file(c, carphone, fields={"person": "joe_biden"})
+        assert r.status_code == 422 and "--profiles" in r.json()["detail"]
+
+
+def test_serve_refuses_a_missing_profiles_folder(tmp_path):
+    import argparse
+
+    from localize.errors import InputError
+    from localize.server.app import add_arguments, settings_from_args
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    with pytest.raises(InputError, match="no such profiles folder"):
+        settings_from_args(p.parse_args(["--profiles", str(tmp_path / "none")]))
+    s = settings_from_args(p.parse_args(["--profiles", str(tmp_path)]))
+    assert s.profiles_dir == str(tmp_path.resolve()) and s.feature_cache is None

@@ -85,8 +85,14 @@ def served_model(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def live_server(served_model, tmp_path_factory):
+def live_server(served_model, carphone, tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
+    # one enrolled person, so the page offers an identity check (`localize serve --profiles`)
+    from localize.cli import main as cli
+
+    profiles, features = tmp_path_factory.mktemp("profiles"), tmp_path_factory.mktemp("features")
+    assert cli(["enroll", "--person", "carphone", f"{carphone}@0-2.2", "--profiles", str(profiles),
+                "--cache", str(features), "--quiet"]) == 0
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -94,7 +100,8 @@ def live_server(served_model, tmp_path_factory):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "localize", "serve", "--model", str(served_model),
                              "--host", "127.0.0.1", "--port", str(port), "--results-dir", str(results),
-                             "--threads", "2", "--log-level", "warning"],
+                             "--threads", "2", "--log-level", "warning", "--profiles", str(profiles),
+                             "--feature-cache", str(features)],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     import httpx
@@ -284,4 +291,33 @@ def test_viewer_follows_the_timestamps_of_a_variable_frame_rate_video(chromium_p
         page.evaluate(f"() => seekFrame({n})")
         page.wait_for_function(f"() => Math.abs(original.currentTime - {t}) < 0.06", timeout=10_000)
         assert abs(page.evaluate("() => original.currentTime") - n / (120 / 7.2)) > 0.2  # not index / rate
+    assert not errors, errors
+
+
+def test_viewer_checks_identity_against_an_enrolled_person(chromium_playwright, live_server, carphone, tmp_path):
+    """A server started with --profiles offers its enrolled people; the identity scorer's verdict is shown
+    beside the localizer's, as the report states it."""
+    import httpx
+    import imageio_ffmpeg
+
+    clip = tmp_path / "carphone_late.mp4"  # the part of carphone not enrolled
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-ss", "2.2", "-i", str(carphone),
+                    "-c:v", "libx264", "-crf", "12", str(clip)], check=True)
+    with _viewer(chromium_playwright, live_server) as (page, errors):
+        page.wait_for_selector("#person-option:not([hidden])", timeout=10_000)
+        assert page.evaluate("() => [...person.options].map((o) => o.value)") == ["", "carphone"]
+        page.select_option("#person", "carphone")
+        page.set_input_files("#file", str(clip))
+        page.wait_for_selector("#result:not([hidden])", timeout=110_000)
+        assert page.is_hidden("#error"), page.inner_text("#error")
+        job = httpx.get(f"{live_server}/v1/jobs/{page.evaluate('() => state.job')}", timeout=10).json()
+        ident = job["report"]["identity"]
+        assert ident["person"] == "carphone" and ident["decision"] == "real" and ident["video"] == "carphone_late.mp4"
+        assert job["summary"]["identity"] == {"person": "carphone", "decision": "real", "status": "scored"}
+        text = page.inner_text("#identity")
+        assert "Identity check against carphone: REAL" in text
+        assert f"Probability fake {100 * ident['fake_probability']['fused']:.1f}%" in text
+        disagree = job["report"]["video"]["decision"] == "fake"
+        assert (page.query_selector("#identity [data-disagree]") is not None) == disagree
+        page.screenshot(path=str(tmp_path / "viewer_identity.png"))
     assert not errors, errors

@@ -87,8 +87,14 @@ def default_analyze(settings: ServerSettings) -> tuple[AnalyzeFn, dict[str, Any]
         options = analyze_options(status.get("options") or {})
         if getattr(local, "analyzer", None) is None:
             local.analyzer = FaceAnalyzer(detect_side=options.detect_side)
+        identity = None
+        person = (status.get("options") or {}).get("person")
+        if person:  # loaded per job (milliseconds), so a re-enrolled profile is used at once
+            from ..identity.check import IdentityCheck
+
+            identity = IdentityCheck(person, settings.profiles_dir, settings.feature_cache)
         analyze_path(input_path, out_dir, localizer=localizer, options=options,
-                     progress=stage_progress(progress), analyzer=local.analyzer)
+                     progress=stage_progress(progress), analyzer=local.analyzer, identity=identity)
         return finish_report(out_dir, status, localizer)
 
     return run, info
@@ -106,8 +112,9 @@ def analyze_options(opts: dict[str, Any]):
     return AnalyzeOptions()
 
 
-# Share of the job's progress bar each analysis stage fills (faces, then model+overlay, then files).
-STAGES = {"faces": (0.0, 0.45), "model": (0.45, 0.93), "write": (0.93, 1.0)}
+# Share of the job's progress bar each analysis stage fills (faces, then model+overlay, then the
+# identity check when one was asked for, then files).
+STAGES = {"faces": (0.0, 0.45), "model": (0.45, 0.9), "identity": (0.9, 0.95), "write": (0.95, 1.0)}
 
 
 def stage_progress(progress):
@@ -134,6 +141,12 @@ def finish_report(out_dir: Path, status: dict[str, Any], localizer) -> dict[str,
         report["input"]["name"] = name
     if isinstance(report.get("model"), dict) and report["model"].get("path"):
         report["model"]["path"] = Path(report["model"]["path"]).name
+    ident = report.get("identity")
+    if isinstance(ident, dict):
+        if ident.get("video"):
+            ident["video"] = name
+        if isinstance(ident.get("profile"), dict) and ident["profile"].get("path"):
+            ident["profile"]["path"] = Path(ident["profile"]["path"]).name
     write_json(path, report)
     return _summary(report)
 
@@ -141,7 +154,12 @@ def finish_report(out_dir: Path, status: dict[str, Any], localizer) -> dict[str,
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
     """A few headline fields for the status (the full report is served once done)."""
     video = report.get("video") if isinstance(report.get("video"), dict) else report
-    return {k: video.get(k) for k in ("status", "decision", "probability", "score") if k in video}
+    out = {k: video.get(k) for k in ("status", "decision", "probability", "score") if k in video}
+    ident = report.get("identity")
+    if isinstance(ident, dict):
+        out["identity"] = {"person": ident.get("person"), "decision": ident.get("decision"),
+                           "status": ident.get("status")}
+    return out
 
 
 def create_app(settings: ServerSettings, *, analyze: AnalyzeFn | None = None,
@@ -235,7 +253,10 @@ def create_app(settings: ServerSettings, *, analyze: AnalyzeFn | None = None,
                  "type": "object", "required": ["file"], "properties": {
                      "file": {"type": "string", "format": "binary", "description": "the video or image"},
                      "frames": {"type": "integer", "description": "analyse N evenly spaced frames"},
-                     "every": {"type": "integer", "description": "analyse every n-th frame (1 = all)"}}}}}}})
+                     "every": {"type": "integer", "description": "analyse every n-th frame (1 = all)"},
+                     "person": {"type": "string", "description": "also score the file against this enrolled "
+                                "person's identity profile (GET /v1/profiles lists them); the report gains "
+                                "`identity`, beside the localizer's verdict, never fused"}}}}}}})
     async def analyze_route(request: Request):
         s = srv(request)
         if not s.ready:
@@ -249,7 +270,7 @@ def create_app(settings: ServerSettings, *, analyze: AnalyzeFn | None = None,
         job_dir = s.store.job_dir(job_id)
         try:
             upload = await receive_upload(request.headers, request.stream(), part, settings.max_upload_bytes)
-            options = _parse_options(upload.fields)
+            options = _parse_options(upload.fields, settings.profiles_dir)
             # probing demuxes the whole file: keep it off the event loop
             stored, media = await run_in_threadpool(check_media, upload, job_dir,
                                                     max_duration_s=settings.max_duration_s,
@@ -275,6 +296,14 @@ def create_app(settings: ServerSettings, *, analyze: AnalyzeFn | None = None,
         url = f"{_root(request)}/v1/jobs/{job_id}"
         return JSONResponse({"id": job_id, "state": "queued", "status_url": url}, status_code=202,
                             headers={"Location": url})
+
+    @v1.get("/profiles", summary="The people enrolled for identity checks (`localize enroll`) on this server")
+    def profiles_route(request: Request):
+        from ..identity.profile import list_profiles
+
+        if not settings.profiles_dir:
+            return {"enabled": False, "people": []}
+        return {"enabled": True, "people": list_profiles(settings.profiles_dir)}
 
     def _job(request: Request, job_id: str) -> tuple[ServerState, str, dict[str, Any]]:
         s = srv(request)
@@ -393,9 +422,21 @@ def _swagger_assets() -> Path | None:
     return p if (p / "swagger-ui-bundle.js").is_file() else None
 
 
-def _parse_options(fields: dict[str, str]) -> dict[str, Any]:
-    """Frame selection from the form: ``frames`` (N evenly spaced) or ``every`` (n-th)."""
+def _parse_options(fields: dict[str, str], profiles_dir: str | None = None) -> dict[str, Any]:
+    """Frame selection from the form: ``frames`` (N evenly spaced) or ``every`` (n-th); and
+    ``person``, an enrolled identity profile to score the file against."""
     out: dict[str, Any] = {}
+    person = fields.get("person", "").strip()
+    if person:
+        from ..identity.profile import list_profiles
+
+        if not profiles_dir:
+            raise UploadError(422, "this server has no identity profiles (start it with --profiles DIR)")
+        known = list_profiles(profiles_dir)
+        if person not in known:
+            raise UploadError(422, f"no identity profile for {person!r} on this server"
+                                   + (f" (enrolled: {', '.join(known)})" if known else " (none enrolled)"))
+        out["person"] = person
     for name in ("frames", "every"):
         raw = fields.get(name, "").strip()
         if not raw:
@@ -403,7 +444,7 @@ def _parse_options(fields: dict[str, str]) -> dict[str, Any]:
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_FRAMES_OPTION:
             raise UploadError(422, f"'{name}' must be an integer from 1 to {MAX_FRAMES_OPTION}")
         out[name] = int(raw)
-    if len(out) > 1:
+    if "frames" in out and "every" in out:
         raise UploadError(422, "give either 'frames' or 'every', not both")
     return out
 
@@ -513,6 +554,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root-path", default="",
                         help="the path prefix a reverse proxy serves this under (e.g. /localize), so job URLs "
                              "and the Location header include it")
+    parser.add_argument("--profiles", default=None, metavar="DIR",
+                        help="identity profiles folder (`localize enroll --profiles DIR`): uploads may then name a "
+                             "person to score the file against (default: no identity checks)")
+    parser.add_argument("--feature-cache", default=None, metavar="DIR",
+                        help="identity feature cache (default ~/.cache/localize/features)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
 
@@ -525,7 +571,11 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     if model is not None and not Path(model).is_file():
         raise InputError(model, "model file not found")
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    if args.profiles is not None and not Path(args.profiles).is_dir():
+        raise InputError(args.profiles, "no such profiles folder (enrol people first: localize enroll --profiles DIR)")
     return ServerSettings(model=str(Path(model).resolve()) if model else None,
+                          profiles_dir=str(Path(args.profiles).resolve()) if args.profiles else None,
+                          feature_cache=str(Path(args.feature_cache).resolve()) if args.feature_cache else None,
                           results_dir=str(Path(args.results_dir).resolve()),
                           token=args.token or os.environ.get(TOKEN_ENV) or None,
                           max_upload_mb=args.max_upload_mb, max_duration_s=args.max_duration_s, ttl_s=args.ttl_s,

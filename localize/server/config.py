@@ -28,6 +28,8 @@ class ServerSettings:
     viewer_dir: str | None = None  # override the viewer's location
     frames: int | None = None  # default frame count per job (None = the analysis default)
     stale_worker_s: float = 60.0  # a worker silent this long is considered gone
+    profiles_dir: str | None = None  # identity profiles (`localize enroll`); None = no identity checks
+    feature_cache: str | None = None  # identity feature cache (None = ~/.cache/localize/features)
 
     @property
     def max_upload_bytes(self) -> int:

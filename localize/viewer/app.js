@@ -73,6 +73,8 @@ function upload(file) {
   form.append("file", file, file.name);
   const mode = $("mode").value;
   if (mode) { const [k, v] = mode.split(":"); form.append(k, v); }
+  const person = $("person").value;
+  if (person) form.append("person", person);
   const xhr = new XMLHttpRequest();  // XHR, not fetch: upload progress events
   xhr.open("POST", "v1/analyze");
   if (state.token) xhr.setRequestHeader("Authorization", "Bearer " + state.token);
@@ -204,6 +206,7 @@ async function showResult(job) {
     ? "Heatmap: probability that a pixel lies on a blending boundary (Face X-ray). The yellow outline is the area the band outlines (the convex hull of its pieces): the suspected pasted face."
     : "Heatmap: forged-pixel probability. The yellow outline is the region at or above the pixel threshold.";
 
+  renderIdentity(pick(r, "identity"), String(decision).toLowerCase());
   await setupMedia(job);
   renderTracks(r);
   await renderSuspicious(job);
@@ -232,6 +235,59 @@ async function setupMedia(job) {
     if (first) still.src = await mediaUrl(first);
   }
   applyOpacity();
+}
+
+// The zero-shot identity scorer's verdict (report.identity, `localize analyze --person`): shown beside
+// the localizer's, never merged into it, and said so when the two disagree.
+function renderIdentity(id, decision) {
+  const box = $("identity");
+  box.replaceChildren();
+  box.hidden = !id;
+  if (!id) return;
+  const head = document.createElement("div");
+  const said = id.decision;
+  if (said !== "fake" && said !== "real") {
+    head.textContent = "Identity check against " + id.person + ": no verdict (" + (id.note || id.error || id.status) + ")";
+    box.append(head);
+    return;
+  }
+  const p = id.fake_probability || {};
+  const b = document.createElement("strong");
+  b.className = said; b.textContent = said.toUpperCase();
+  head.append("Identity check against " + id.person + ": ", b,
+    said === "fake" ? " · does not match the person's references" : " · consistent with the person's references");
+  const facts = document.createElement("div");
+  facts.className = "muted small";
+  const fam = ["appearance", "behaviour", "stability"].filter((k) => num(p[k]) !== null).map((k) => k + " " + pct(p[k]));
+  const prof = id.profile || {};
+  facts.textContent = "Probability fake " + pct(num(p.fused)) + " (called fake at " + pct(num(id.threshold)) + " or more)" +
+    (fam.length ? " · " + fam.join(" · ") : "") + " · zero-shot identity scorer, " + (prof.reference_videos ?? "?") +
+    " reference video(s), " + (prof.reference_photos ?? 0) + " photo(s)";
+  box.append(head, facts);
+  if ((decision === "fake" || decision === "real") && decision !== said) {
+    const w = document.createElement("div");
+    w.className = "small"; w.dataset.disagree = "true";
+    w.textContent = "⚠ The two detectors disagree. The localizer judges pixels (blending, texture); the identity scorer " +
+      "judges who the face looks and moves like. A face swapped in whole can pass the first and fail the second; a real " +
+      "clip unlike the references (another age, light or camera) can fail the second. Weigh both against the footage.";
+    box.append(w);
+  }
+}
+
+// The people this server can check an upload against (`localize serve --profiles DIR`).
+async function loadProfiles() {
+  let res;
+  try { res = await api("v1/profiles"); } catch (e) { return; }
+  if (!res.ok) return;
+  const j = await res.json();
+  const sel = $("person");
+  sel.replaceChildren(sel.options[0]);
+  for (const name of j.people || []) {
+    const o = document.createElement("option");
+    o.value = name; o.textContent = name.replace(/_/g, " ");
+    sel.append(o);
+  }
+  $("person-option").hidden = !(j.enabled && (j.people || []).length);
 }
 
 function note(msg) { const n = $("original-note"); n.textContent = msg; n.hidden = false; }
@@ -444,11 +500,13 @@ function init() {
     state.token = $("token").value.trim();
     sessionStorage.setItem("localize-token", state.token);
     $("auth").hidden = true; show("error", false);
+    loadProfiles();
   });
   window.addEventListener("resize", drawTimeline);
   fetch("healthz").then((r) => r.json()).then((h) => {
     $("server-info").textContent = "server " + h.version + (h.auth ? " · token required" : "");
     if (h.auth && !state.token) $("auth").hidden = false;
+    else loadProfiles();
   }).catch(() => { $("server-info").textContent = "server unreachable"; });
   requestAnimationFrame(tick);
 }
