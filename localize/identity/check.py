@@ -18,10 +18,13 @@ from .profile import Profile, load_profile, profiles_dir, score_video
 class IdentityCheck:
     """A loaded profile and a feature cache; ``record(path)`` scores one file against the person."""
 
-    def __init__(self, person: str, profiles: str | Path | None = None, cache: str | Path | None = None):
+    def __init__(self, person: str, profiles: str | Path | None = None, cache: str | Path | None = None,
+                 analyzer=None):
+        """``analyzer``: a default :class:`localize.faces.FaceAnalyzer` to reuse (it takes about a
+        second to load), the kind the profile's own features were extracted with."""
         self.profiles = profiles
         self.profile: Profile = load_profile(person, profiles)  # InputError naming the folder if none
-        self.cache = FeatureCache(cache)
+        self.cache = FeatureCache(cache, analyzer)
 
     @property
     def person(self) -> str:

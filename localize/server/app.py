@@ -92,7 +92,9 @@ def default_analyze(settings: ServerSettings) -> tuple[AnalyzeFn, dict[str, Any]
         if person:  # loaded per job (milliseconds), so a re-enrolled profile is used at once
             from ..identity.check import IdentityCheck
 
-            identity = IdentityCheck(person, settings.profiles_dir, settings.feature_cache)
+            if getattr(local, "identity_analyzer", None) is None:  # the identity features' own detector
+                local.identity_analyzer = FaceAnalyzer()
+            identity = IdentityCheck(person, settings.profiles_dir, settings.feature_cache, local.identity_analyzer)
         analyze_path(input_path, out_dir, localizer=localizer, options=options,
                      progress=stage_progress(progress), analyzer=local.analyzer, identity=identity)
         return finish_report(out_dir, status, localizer)
