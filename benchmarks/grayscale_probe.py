@@ -1,15 +1,18 @@
-"""Grayscale footage (black-and-white film, a night camera's infrared): what does a model make of it?
+"""Grayscale footage (black-and-white film, a night camera's infrared) and GIFs (256 colours, the
+social-media clip format): what does a model make of them?
 
-No model here trained or was calibrated on grayscale faces. This probe takes every real video of
-../shared/data (``reals/``, ``people/*/video_*``) and the fake pairs (FF++ 519 / 519_515, GHOST),
-re-encodes the first ``--seconds`` of each twice with the same encoder (libx264 CRF 18): once as it
-is and once without colour (``format=gray``), so the only difference between the two copies is the
-colour. Both are analysed with the default analysis, and the results say how the real videos'
+No model here trained or was calibrated on grayscale or palette-quantised faces. This probe takes
+every real video of ../shared/data (``reals/``, ``people/*/video_*``) and the fake pairs (FF++ 519 /
+519_515, GHOST) and makes two copies of the first ``--seconds`` of each: one as it is (libx264 CRF
+18) and one of ``--variant``: ``gray``, the same encoder without colour (``format=gray``), so the
+only difference is the colour; or ``gif``, a GIF at the same size and frame rate with its own
+256-colour palette (FFmpeg's palettegen/paletteuse, default dithering), as a converter writes one.
+Both copies are analysed with the default analysis, and the results say how the real videos'
 P(fake) moves, how many are called fake, and whether the fakes still score above their originals.
 ``localize analyze`` warns of grayscale verdicts (``analyze.GRAY_FACE_CHROMA``) because of it.
 
-    nice -n 10 python benchmarks/grayscale_probe.py [--model M] \\
-        --out benchmarks/results/grayscale_probe_default.json
+    nice -n 10 python benchmarks/grayscale_probe.py [--model M] [--variant gray|gif] \\
+        --out benchmarks/results/grayscale_probe_default.json   # gif: gif_probe_default.json
 """
 from __future__ import annotations
 
@@ -26,14 +29,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("LOCALIZE_SHARED_DATA", ROOT.parent / "shared" / "data"))
-VARIANTS = {"colour": "format=yuv420p", "gray": "format=gray,format=yuv420p"}
+# variant -> (file suffix, FFmpeg filter); "colour" is the reference copy of every input
+COPIES = {"colour": (".mp4", "format=yuv420p"), "gray": (".mp4", "format=gray,format=yuv420p"),
+          "gif": (".gif", "split[a][b];[a]palettegen[p];[b][p]paletteuse")}
+VARIANTS: dict[str, tuple[str, str]] = {}  # the two compared in this run (set by --variant)
 
 
 def copy(src: Path, dst: Path, vf: str, seconds: float) -> None:
     import imageio_ffmpeg
 
+    codec = [] if dst.suffix == ".gif" else ["-c:v", "libx264", "-crf", "18"]
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(src), "-t", str(seconds),
-                    "-an", "-vf", vf, "-c:v", "libx264", "-crf", "18", str(dst)], check=True)
+                    "-an", "-vf", vf, *codec, str(dst)], check=True)
 
 
 def summary(rows: dict[str, dict], keys: list[str]) -> dict:
@@ -43,8 +50,9 @@ def summary(rows: dict[str, dict], keys: list[str]) -> dict:
         out[v] = {"median_probability": round(statistics.median(probs), 4) if probs else None,
                   "called_fake": sorted(k for k in keys if rows[k][v].get("decision") == "fake"),
                   "flagged_grayscale": sum(bool(rows[k][v].get("grayscale")) for k in keys)}
-    rises = [rows[k]["gray"]["probability"] - rows[k]["colour"]["probability"] for k in keys
-             if rows[k]["gray"].get("probability") is not None and rows[k]["colour"].get("probability") is not None]
+    alt = next(v for v in VARIANTS if v != "colour")
+    rises = [rows[k][alt]["probability"] - rows[k]["colour"]["probability"] for k in keys
+             if rows[k][alt].get("probability") is not None and rows[k]["colour"].get("probability") is not None]
     out["median_rise"] = round(statistics.median(rises), 4) if rises else None
     out["share_raised"] = round(sum(r > 0 for r in rises) / len(rises), 3) if rises else None
     return out
@@ -55,8 +63,13 @@ def main() -> int:
     ap.add_argument("--model", default=None)
     ap.add_argument("--backend", default="onnx")
     ap.add_argument("--seconds", type=float, default=8.0)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "grayscale_probe_default.json"))
+    ap.add_argument("--variant", default="gray", choices=["gray", "gif"])
+    ap.add_argument("--out", default=None, help="default: benchmarks/results/grayscale_probe_default.json "
+                                                "(gray) or gif_probe_default.json (gif)")
     args = ap.parse_args()
+    VARIANTS.update({"colour": COPIES["colour"], args.variant: COPIES[args.variant]})
+    name = "grayscale_probe_default.json" if args.variant == "gray" else f"{args.variant}_probe_default.json"
+    args.out = args.out or str(ROOT / "benchmarks" / "results" / name)
 
     from tqdm import tqdm
 
@@ -84,8 +97,8 @@ def main() -> int:
         for p in tqdm(inputs, unit="input"):
             key = str(p.relative_to(SHARED))
             rows[key] = {"real": p in reals or any(p == o for o, _ in pairs)}
-            for v, vf in VARIANTS.items():
-                clip = Path(td) / f"{v}.mp4"
+            for v, (suffix, vf) in VARIANTS.items():
+                clip = Path(td) / f"{v}{suffix}"
                 copy(p, clip, vf, args.seconds)
                 r = analyze_path(clip, Path(td) / v, localizer=loc, options=opts, analyzer=fa)
                 deciding = [t for t in r.tracks if t.used_in_decision]
@@ -104,7 +117,7 @@ def main() -> int:
     out = {"model": {"path": loc.path, "id": loc.model_id, "sha256": loc.sha256, "backend": loc.backend},
            "operating_point": None if cal is None else {"threshold": cal.threshold,
                                                         "threshold_probability": cal.threshold_probability},
-           "seconds_per_copy": args.seconds, "rows": rows,
+           "variant": args.variant, "seconds_per_copy": args.seconds, "rows": rows,
            "reals": summary(rows, real_keys),
            "reals_unseen": summary(rows, [k for k in real_keys if not is_seen(k, seen)]),
            "pairs": pair_rows,
@@ -112,13 +125,14 @@ def main() -> int:
            "n_pairs": len(pair_rows), "seen_patterns": seen,
            "wall_seconds": round(time.perf_counter() - t0, 1), "versions": versions()}
     write_json(args.out, out)
+    alt = args.variant
     for part in ("reals", "reals_unseen"):
         s = out[part]
-        print(f"{part} (n={s['n']}): median P(fake) colour {s['colour']['median_probability']} -> gray "
-              f"{s['gray']['median_probability']} (median rise {s['median_rise']}, {s['share_raised']:.0%} rise); "
-              f"called fake colour {len(s['colour']['called_fake'])}, gray {len(s['gray']['called_fake'])}; "
-              f"flagged grayscale colour {s['colour']['flagged_grayscale']}, gray {s['gray']['flagged_grayscale']}")
-    print(f"pairs ordered: colour {out['pairs_ordered_colour']}/{len(pair_rows)}, gray {out['pairs_ordered_gray']}/"
+        print(f"{part} (n={s['n']}): median P(fake) colour {s['colour']['median_probability']} -> {alt} "
+              f"{s[alt]['median_probability']} (median rise {s['median_rise']}, {s['share_raised']:.0%} rise); "
+              f"called fake colour {len(s['colour']['called_fake'])}, {alt} {len(s[alt]['called_fake'])}; "
+              f"flagged grayscale colour {s['colour']['flagged_grayscale']}, {alt} {s[alt]['flagged_grayscale']}")
+    print(f"pairs ordered: colour {out['pairs_ordered_colour']}/{len(pair_rows)}, {alt} {out[f'pairs_ordered_{alt}']}/"
           f"{len(pair_rows)}")
     print(f"wrote {args.out}")
     return 0
