@@ -32,7 +32,6 @@ SHARED = Path(os.environ.get("LOCALIZE_SHARED_DATA", ROOT.parent / "shared" / "d
 # variant -> (file suffix, FFmpeg filter); "colour" is the reference copy of every input
 COPIES = {"colour": (".mp4", "format=yuv420p"), "gray": (".mp4", "format=gray,format=yuv420p"),
           "gif": (".gif", "split[a][b];[a]palettegen[p];[b][p]paletteuse")}
-VARIANTS: dict[str, tuple[str, str]] = {}  # the two compared in this run (set by --variant)
 
 
 def copy(src: Path, dst: Path, vf: str, seconds: float) -> None:
@@ -43,14 +42,15 @@ def copy(src: Path, dst: Path, vf: str, seconds: float) -> None:
                     "-an", "-vf", vf, *codec, str(dst)], check=True)
 
 
-def summary(rows: dict[str, dict], keys: list[str]) -> dict:
+def summary(rows: dict[str, dict], keys: list[str], alt: str) -> dict:
+    """The real inputs ``keys`` as copied in colour and as ``alt``: medians, who is called fake, and
+    how P(fake) moves from the colour copy to the ``alt`` one."""
     out = {"n": len(keys)}
-    for v in VARIANTS:
+    for v in ("colour", alt):
         probs = [rows[k][v]["probability"] for k in keys if rows[k][v].get("probability") is not None]
         out[v] = {"median_probability": round(statistics.median(probs), 4) if probs else None,
                   "called_fake": sorted(k for k in keys if rows[k][v].get("decision") == "fake"),
                   "flagged_grayscale": sum(bool(rows[k][v].get("grayscale")) for k in keys)}
-    alt = next(v for v in VARIANTS if v != "colour")
     rises = [rows[k][alt]["probability"] - rows[k]["colour"]["probability"] for k in keys
              if rows[k][alt].get("probability") is not None and rows[k]["colour"].get("probability") is not None]
     out["median_rise"] = round(statistics.median(rises), 4) if rises else None
@@ -67,7 +67,8 @@ def main() -> int:
     ap.add_argument("--out", default=None, help="default: benchmarks/results/grayscale_probe_default.json "
                                                 "(gray) or gif_probe_default.json (gif)")
     args = ap.parse_args()
-    VARIANTS.update({"colour": COPIES["colour"], args.variant: COPIES[args.variant]})
+    alt = args.variant
+    variants = {"colour": COPIES["colour"], alt: COPIES[alt]}
     name = "grayscale_probe_default.json" if args.variant == "gray" else f"{args.variant}_probe_default.json"
     args.out = args.out or str(ROOT / "benchmarks" / "results" / name)
 
@@ -97,7 +98,7 @@ def main() -> int:
         for p in tqdm(inputs, unit="input"):
             key = str(p.relative_to(SHARED))
             rows[key] = {"real": p in reals or any(p == o for o, _ in pairs)}
-            for v, (suffix, vf) in VARIANTS.items():
+            for v, (suffix, vf) in variants.items():
                 clip = Path(td) / f"{v}{suffix}"
                 copy(p, clip, vf, args.seconds)
                 r = analyze_path(clip, Path(td) / v, localizer=loc, options=opts, analyzer=fa)
@@ -113,19 +114,18 @@ def main() -> int:
     for o, m in pairs:
         ko, km = str(o.relative_to(SHARED)), str(m.relative_to(SHARED))
         pair_rows.append({"original": ko, "manipulated": km, **{
-            f"{v}_ordered": (rows[km][v]["score"] or 0) > (rows[ko][v]["score"] or 0) for v in VARIANTS}})
+            f"{v}_ordered": (rows[km][v]["score"] or 0) > (rows[ko][v]["score"] or 0) for v in variants}})
     out = {"model": {"path": loc.path, "id": loc.model_id, "sha256": loc.sha256, "backend": loc.backend},
            "operating_point": None if cal is None else {"threshold": cal.threshold,
                                                         "threshold_probability": cal.threshold_probability},
            "variant": args.variant, "seconds_per_copy": args.seconds, "rows": rows,
-           "reals": summary(rows, real_keys),
-           "reals_unseen": summary(rows, [k for k in real_keys if not is_seen(k, seen)]),
+           "reals": summary(rows, real_keys, alt),
+           "reals_unseen": summary(rows, [k for k in real_keys if not is_seen(k, seen)], alt),
            "pairs": pair_rows,
-           **{f"pairs_ordered_{v}": sum(r[f"{v}_ordered"] for r in pair_rows) for v in VARIANTS},
+           **{f"pairs_ordered_{v}": sum(r[f"{v}_ordered"] for r in pair_rows) for v in variants},
            "n_pairs": len(pair_rows), "seen_patterns": seen,
            "wall_seconds": round(time.perf_counter() - t0, 1), "versions": versions()}
     write_json(args.out, out)
-    alt = args.variant
     for part in ("reals", "reals_unseen"):
         s = out[part]
         print(f"{part} (n={s['n']}): median P(fake) colour {s['colour']['median_probability']} -> {alt} "

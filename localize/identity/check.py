@@ -62,13 +62,9 @@ class IdentityCheck:
                                         if prof.stability else {})}},
         }
         if res.status == "no_face":
-            out["note"] = no_face_problem(prof)
+            out["note"] = (f"no face track long enough to score (need a face of >= {prof.params.min_face:g} px "
+                           f"for >= {prof.params.min_track_s:g} s)")
         return out
-
-
-def no_face_problem(prof: Profile) -> str:
-    return (f"no face track long enough to score (need a face of >= {prof.params.min_face:g} px for >= "
-            f"{prof.params.min_track_s:g} s)")
 
 
 def require_scored(record: dict, path: str | Path) -> dict:
