@@ -707,10 +707,11 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
 
     # The identity scorer's verdict (--person), before the files (the progress stages run in order).
     ident = None
+    input_sha = sha256_file(path)
     if identity is not None:
         report_progress("identity", 0, 1)
         with timer("identity"):
-            ident = identity_record(identity, path, warns)
+            ident = identity_record(identity, path, warns, input_sha, decision)
         report_progress("identity", 1, 1)
 
     # Files.
@@ -749,7 +750,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     report = Report(
         schema_version=SCHEMA_VERSION,
         status=status,
-        input={"path": str(path), "name": path.name, "sha256": sha256_file(path),
+        input={"path": str(path), "name": path.name, "sha256": input_sha,
                "size_bytes": path.stat().st_size, "width": info.width, "height": info.height, "fps": info.fps,
                "n_frames": info.n_frames, "duration": round(info.duration, 4), "codec": info.codec,
                "is_image": info.is_image, "rotation": info.rotation, "sample_aspect_ratio": info.sample_aspect_ratio,
@@ -799,19 +800,23 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
     return report
 
 
-def identity_record(identity, path: Path, warns: list[str]) -> dict[str, Any]:
+def identity_record(identity, path: Path, warns: list[str], sha256: str | None = None,
+                    localizer_decision: str | None = None) -> dict[str, Any]:
     """The identity scorer's record for ``path`` (as `localize verify` prints it, without versions),
     with a warning when the scorer cannot judge the file (no face track long enough, or a file
-    it cannot read: an error of the identity check, not of the localizer's analysis)."""
+    it cannot read: an error of the identity check, not of the localizer's analysis), and the
+    ``disagreement`` note when its verdict differs from the localizer's."""
+    from .identity.check import note_disagreement
+
     try:
-        rec = identity.record(path)
+        rec = identity.record(path, sha256=sha256)
     except InputError as e:
         rec = {"person": identity.person, "status": "error", "decision": None, "error": e.problem}
         warns.append(f"identity check ({identity.person}): {e.problem}")
         return rec
     if rec["status"] == "no_face":
         warns.append(f"identity check ({rec['person']}): {rec['note']}; no identity verdict")
-    return rec
+    return note_disagreement(rec, localizer_decision)
 
 
 def _num(v: float) -> float | None:

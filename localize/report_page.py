@@ -78,7 +78,7 @@ def render_report(r: dict[str, Any]) -> str:
             parts.append(f"<p class='small muted'>{_e(op['note'])}</p>")
     ident = r.get("identity")
     if ident:
-        parts.append(_identity(ident, decision))
+        parts.append(_identity(ident))
     target = model.get("target")
     parts.append("<p class='small'>" + ("Heatmap: probability that a pixel lies on a blending boundary (Face X-ray); "
                                         "the outline encloses the suspected pasted face." if target == "xray" else
@@ -141,8 +141,9 @@ def render_report(r: dict[str, Any]) -> str:
     return _page(f"{inp.get('name', '')}: {decision}", "".join(parts))
 
 
-def _identity(d: dict[str, Any], localizer_decision: str) -> str:
-    """The identity scorer's verdict (``report.identity``), beside the localizer's, never merged."""
+def _identity(d: dict[str, Any]) -> str:
+    """The identity scorer's verdict (``report.identity``), beside the localizer's, never merged;
+    ``disagreement`` (set by the analysis) when the two differ."""
     who = _e(d.get("person", "?"))
     said = d.get("decision")
     if said not in ("fake", "real"):
@@ -160,11 +161,8 @@ def _identity(d: dict[str, Any], localizer_decision: str) -> str:
            f"<span class='small muted'>Zero-shot identity scorer, profile of {_e(prof.get('reference_videos', '?'))} "
            f"reference video(s) and {_e(prof.get('reference_photos', 0))} photo(s) enrolled "
            f"{_e(prof.get('created', ''))}.</span></p>")
-    if said != localizer_decision and localizer_decision in ("fake", "real"):
-        out += ("<p class='warn small'>The two detectors disagree. The localizer judges pixels (blending, "
-                "texture); the identity scorer judges who the face looks and moves like. A face swapped in whole "
-                "can pass the first and fail the second; a real clip unlike the references (another age, light or "
-                "camera) can fail the second. Weigh both against the footage.</p>")
+    if d.get("disagreement"):
+        out += f"<p class='warn small'>{_e(d['disagreement'])}</p>"
     return out
 
 

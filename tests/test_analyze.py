@@ -865,6 +865,8 @@ def test_person_adds_the_identity_verdict_beside_the_localizers(ckpt, carphone, 
     other = json.loads(rp.read_text())["identity"]
     assert other["person"] == "astronaut" and other["decision"] == "fake"
     disagree = json.loads(rp.read_text())["video"]["decision"] != "fake"
+    assert ("disagreement" in other) == disagree
+    assert ("disagreement" in ident) == (rep["video"]["decision"] == "fake")  # ident said real
     assert ("The two detectors disagree" in (out / "carphone_late" / "report.html").read_text()) == disagree
     capsys.readouterr()
 

@@ -15,6 +15,23 @@ from .features import FeatureCache
 from .profile import Profile, load_profile, profiles_dir, score_video
 
 
+# Shown by report.html and the viewer when the two verdicts differ (report.json carries it, so both
+# read the same words).
+DISAGREEMENT = ("The two detectors disagree. The localizer judges pixels (blending, texture); the identity scorer "
+                "judges who the face looks and moves like. A face swapped in whole can pass the first and fail the "
+                "second; a real clip unlike the references (another age, light or camera) can fail the second. "
+                "Weigh both against the footage.")
+
+
+def note_disagreement(record: dict, localizer_decision: str | None) -> dict:
+    """Mark ``record`` (an identity verdict) with ``disagreement`` when it and the localizer's decision
+    are both made and differ; the verdicts themselves stay untouched."""
+    said = record.get("decision")
+    if said in ("fake", "real") and localizer_decision in ("fake", "real") and said != localizer_decision:
+        record["disagreement"] = DISAGREEMENT
+    return record
+
+
 class IdentityCheck:
     """A loaded profile and a feature cache; ``record(path)`` scores one file against the person."""
 
@@ -31,12 +48,12 @@ class IdentityCheck:
         return self.profile.name
 
     def record(self, path: str | Path, frame_range: tuple[int, int] | None = None, *, range_s=None,
-               progress: bool = False, windows: bool = False) -> dict:
+               progress: bool = False, windows: bool = False, sha256: str | None = None) -> dict:
         """The verdict as a JSON-ready dict (``status`` "scored" or "no_face"; decision None when no
-        face track was long enough to score)."""
+        face track was long enough to score). ``sha256``: the file's, when the caller has it."""
         path = Path(path)
         prof = self.profile
-        vf = self.cache.get(path, prof.params, frame_range=frame_range, progress=progress)
+        vf = self.cache.get(path, prof.params, frame_range=frame_range, progress=progress, sha256=sha256)
         res = score_video(prof, vf)
         d = res.to_dict()
         if not windows:

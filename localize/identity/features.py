@@ -404,13 +404,14 @@ class FeatureCache:
 
     def get(self, path: str | Path, params: FeatureParams | None = None, *,
             frame_range: tuple[int, int] | None = None, transform: FrameTransform | None = None,
-            transform_key: str = "", progress: bool = False) -> VideoFeatures:
+            transform_key: str = "", progress: bool = False, sha256: str | None = None) -> VideoFeatures:
+        """``sha256``: the file's, when the caller has already hashed it (a large video takes a while)."""
         from ..fileio import sha256_file
 
         if transform is not None and not transform_key:
             raise ValueError("a frame transform needs a transform_key for the cache")
         params = params or FeatureParams()
-        sha = sha256_file(path)
+        sha = sha256 or sha256_file(path)
         seg = f"{frame_range[0]}-{frame_range[1]}" if frame_range else "all"
         tk = hashlib.sha256(transform_key.encode()).hexdigest()[:8] if transform_key else "none"
         f = self.root / f"{sha[:24]}_{params.key()}_{seg}_{tk}.npz"

@@ -206,7 +206,7 @@ async function showResult(job) {
     ? "Heatmap: probability that a pixel lies on a blending boundary (Face X-ray). The yellow outline is the area the band outlines (the convex hull of its pieces): the suspected pasted face."
     : "Heatmap: forged-pixel probability. The yellow outline is the region at or above the pixel threshold.";
 
-  renderIdentity(pick(r, "identity"), String(decision).toLowerCase());
+  renderIdentity(pick(r, "identity"));
   await setupMedia(job);
   renderTracks(r);
   await renderSuspicious(job);
@@ -239,7 +239,7 @@ async function setupMedia(job) {
 
 // The zero-shot identity scorer's verdict (report.identity, `localize analyze --person`): shown beside
 // the localizer's, never merged into it, and said so when the two disagree.
-function renderIdentity(id, decision) {
+function renderIdentity(id) {
   const box = $("identity");
   box.replaceChildren();
   box.hidden = !id;
@@ -264,12 +264,10 @@ function renderIdentity(id, decision) {
     (fam.length ? " · " + fam.join(" · ") : "") + " · zero-shot identity scorer, " + (prof.reference_videos ?? "?") +
     " reference video(s), " + (prof.reference_photos ?? 0) + " photo(s)";
   box.append(head, facts);
-  if ((decision === "fake" || decision === "real") && decision !== said) {
+  if (id.disagreement) {  // set by the analysis when the two verdicts differ (report.json identity.disagreement)
     const w = document.createElement("div");
     w.className = "small"; w.dataset.disagree = "true";
-    w.textContent = "⚠ The two detectors disagree. The localizer judges pixels (blending, texture); the identity scorer " +
-      "judges who the face looks and moves like. A face swapped in whole can pass the first and fail the second; a real " +
-      "clip unlike the references (another age, light or camera) can fail the second. Weigh both against the footage.";
+    w.textContent = "⚠ " + id.disagreement;
     box.append(w);
   }
 }
