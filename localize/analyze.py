@@ -954,9 +954,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="probability written to the DFDC csv for inputs without a usable result "
                         "(default: leave them out and say so)")
     p.add_argument("--labels", metavar="CSV", help="filename,label (0/1 or REAL/FAKE): report log loss, AUC, accuracy")
-    p.add_argument("--person", metavar="NAME",
-                   help="also score every input against NAME's identity profile (`localize enroll`): the "
-                        "zero-shot identity scorer's verdict, reported beside the localizer's, never fused")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--person", metavar="NAME",
+                     help="also score every input against NAME's identity profile (`localize enroll`): the "
+                          "zero-shot identity scorer's verdict, reported beside the localizer's, never fused")
+    who.add_argument("--people", metavar="CSV",
+                     help="as --person, with the person each input claims to show: filename,person per line "
+                          "(inputs not listed get no identity check)")
     p.add_argument("--profiles", metavar="DIR", default=None,
                    help="identity profiles folder (default $LOCALIZE_HOME/profiles or ~/.local/share/localize/profiles)")
     p.add_argument("--feature-cache", metavar="DIR", default=None,
@@ -1016,6 +1020,47 @@ def _options(args) -> AnalyzeOptions:
     return o
 
 
+def _identity_checks(args, paths: list[Path]) -> dict[str, Any] | None:
+    """Each input's identity check by file name (``--person``: every input against one person;
+    ``--people``: the person each input claims to show), or None when neither is asked for. Every
+    profile named is loaded first, so a missing one stops the run before anything is analysed."""
+    if not (args.person or args.people):
+        return None
+    from .identity.check import IdentityCheck
+    from .identity.features import FeatureCache
+
+    names = [p.name for p in paths]
+    claims = dict.fromkeys(names, args.person) if args.person else _read_people(Path(args.people))
+    cache = FeatureCache(args.feature_cache)  # one face analyzer for all the people
+    checks = {who: IdentityCheck(who, args.profiles, cache) for who in dict.fromkeys(claims.values())}
+    if args.people:
+        unmatched = sorted(set(claims) - set(names))
+        if unmatched:
+            print(f"localize analyze: warning: {args.people}: {len(unmatched)} listed file(s) are not among the "
+                  f"inputs ({', '.join(unmatched[:3])}{', ...' if len(unmatched) > 3 else ''})", file=sys.stderr)
+    return {n: checks[claims[n]] for n in names if n in claims}
+
+
+def _read_people(path: Path) -> dict[str, str]:
+    """``filename,person`` lines (a header line is allowed), matched to inputs by file name."""
+    if not path.is_file():
+        raise InputError(path, "people file not found")
+    people: dict[str, str] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for n, row in enumerate(csv.reader(f), 1):
+            if not any(c.strip() for c in row) or (n == 1 and row[0].strip().lower() in ("filename", "file", "name")):
+                continue
+            if len(row) < 2 or not row[0].strip() or not row[1].strip():
+                raise InputError(path, f"line {n}: expected filename,person")
+            name, who = Path(row[0].strip()).name, row[1].strip()
+            if people.get(name, who) != who:
+                raise InputError(path, f"line {n}: {name} is listed with two people ({people[name]}, {who})")
+            people[name] = who
+    if not people:
+        raise InputError(path, "no filename,person lines")
+    return people
+
+
 def _read_labels(path: Path) -> dict[str, int]:
     if not path.exists():
         raise InputError(path, "labels file not found")
@@ -1063,11 +1108,7 @@ def run(args) -> int:
     opts = _options(args)
     labels = _read_labels(Path(args.labels)) if args.labels else None
     paths = _expand(args.inputs)
-    identity = None
-    if args.person:  # a missing profile is one error line before any analysis
-        from .identity.check import IdentityCheck
-
-        identity = IdentityCheck(args.person, args.profiles, args.feature_cache)
+    checks = _identity_checks(args, paths)  # a missing profile is one error line before any analysis
     loc = open_localizer(args.model, args.backend, args.threads)
     if loc.meta.get("quality_warning"):
         print(f"localize analyze: warning: model {loc.path}: {loc.meta['quality_warning']}", file=sys.stderr)
@@ -1086,8 +1127,10 @@ def run(args) -> int:
                "probability": "", "score": "", "threshold": "", "threshold_probability": "", "marginal": "",
                "grayscale": "",
                "frames_analyzed": "", "frames_with_face": "", "tracks": "", "seconds": "", "error": ""}
-        if identity is not None:
-            row.update(identity_person=identity.person, identity_decision="", identity_probability="")
+        identity = checks.get(src.name) if checks is not None else None
+        if checks is not None:
+            row.update(identity_person=identity.person if identity is not None else "", identity_decision="",
+                       identity_probability="")
         try:
             old = _resumable(folder, src, loc, opts, identity) if args.resume else None
             if old is not None:

@@ -170,6 +170,7 @@ def render_summary(rows: list[dict[str, Any]]) -> str:
     """``summary.html`` of a folder run: one line per input (the ``summary.csv`` rows), linking
     each input's ``report.html``."""
     body = []
+    people = list(dict.fromkeys(r["identity_person"] for r in rows if r.get("identity_person")))
     for r in rows:
         d = str(r.get("decision") or "")
         cls = d if d in ("fake", "real") else "other"
@@ -181,14 +182,18 @@ def render_summary(rows: list[dict[str, Any]]) -> str:
         ident = ""
         if "identity_person" in r:
             i = str(r.get("identity_decision") or "")
-            ident = (f"<td class='{i if i in ('fake', 'real') else 'other'}'>{_e(i.replace('_', ' '))}</td>"
+            who = f"{_e(r['identity_person'])}: " if len(people) > 1 and r["identity_person"] else ""
+            ident = (f"<td class='{i if i in ('fake', 'real') else 'other'}'>{who}{_e(i.replace('_', ' '))}</td>"
                      f"<td>{_e(r.get('identity_probability', ''))}</td>")
         body.append(f"<tr><td>{link}</td><td class='{cls}'>{verdict}{marg}</td><td>{_e(r.get('probability', ''))}</td>"
                     f"<td>{_e(r.get('threshold_probability', ''))}</td><td>{_e(r.get('score', ''))}</td>"
                     f"<td>{_e(r.get('frames_with_face', ''))}</td>{ident}</tr>")
-    person = next((r["identity_person"] for r in rows if r.get("identity_person")), None)
+    head = ""
+    if len(people) == 1:
+        head = f"<th>identity check against {_e(people[0])}</th><th>its probability</th>"
+    elif people:
+        head = "<th>identity check against the person claimed</th><th>its probability</th>"
     table = ("<table><tr><th>input</th><th>decision</th><th>probability</th><th>called fake above probability</th>"
-             "<th>score</th><th>frames with a face</th>"
-             + (f"<th>identity check against {_e(person)}</th><th>its probability</th>" if person else "")
+             "<th>score</th><th>frames with a face</th>" + head
              + f"</tr>{''.join(body)}</table>")
     return _page("localize analyze: summary", f"<h1>{len(rows)} inputs</h1>{table}")

@@ -874,3 +874,31 @@ def test_person_adds_the_identity_verdict_beside_the_localizers(ckpt, carphone, 
     err = capsys.readouterr().err
     assert rc == 2 and "no profile for 'nobody'" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "nobody").exists()
+
+    # --people: each input against the person it claims to show; unlisted inputs get no check
+    people = tmp_path / "people.csv"
+    people.write_text(f"filename,person\n{clip.name},carphone\nelsewhere.mp4,astronaut\n")
+    assert cli([*base, "--out", str(tmp_path / "claims"), "--people", str(people)]) == 0
+    err = capsys.readouterr().err
+    assert "1 listed file(s) are not among the inputs (elsewhere.mp4)" in err
+    rows = {r["name"]: r for r in csv.DictReader(open(tmp_path / "claims" / "summary.csv"))}
+    assert rows[clip.name]["identity_person"] == "carphone" and rows[clip.name]["identity_decision"] == "real"
+    assert rows["astronaut.png"]["identity_person"] == "" and rows["astronaut.png"]["identity_decision"] == ""
+    assert json.loads((tmp_path / "claims" / "astronaut" / REPORT_JSON).read_text())["identity"] is None
+    people.write_text(f"{clip.name},carphone\nastronaut.png,astronaut\n")  # no header line
+    assert cli([*base, "--out", str(tmp_path / "both"), "--people", str(people)]) == 0
+    rows = {r["name"]: r for r in csv.DictReader(open(tmp_path / "both" / "summary.csv"))}
+    assert rows["astronaut.png"]["identity_person"] == "astronaut" and rows["astronaut.png"]["identity_decision"]
+    page = (tmp_path / "both" / "summary.html").read_text()
+    assert "identity check against the person claimed" in page and "carphone: real" in page
+    for text, problem in ((f"{clip.name},carphone\n{clip.name},astronaut\n", "listed with two people"),
+                          (f"{clip.name}\n", "expected filename,person"), (f"{clip.name},nobody\n", "no profile")):
+        people.write_text(text)
+        capsys.readouterr()
+        rc = cli([*base, "--out", str(tmp_path / "bad"), "--people", str(people)])
+        err = capsys.readouterr().err
+        assert rc == 2 and problem in err and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "bad").exists()
+    with pytest.raises(SystemExit) as stop:  # one or the other
+        cli([*base, "--out", str(tmp_path / "bad"), "--people", str(people), "--person", "carphone"])
+    assert stop.value.code == 2 and not (tmp_path / "bad").exists()

@@ -35,13 +35,15 @@ def note_disagreement(record: dict, localizer_decision: str | None) -> dict:
 class IdentityCheck:
     """A loaded profile and a feature cache; ``record(path)`` scores one file against the person."""
 
-    def __init__(self, person: str, profiles: str | Path | None = None, cache: str | Path | None = None,
-                 analyzer=None):
-        """``analyzer``: a default :class:`localize.faces.FaceAnalyzer` to reuse (it takes about a
-        second to load), the kind the profile's own features were extracted with."""
+    def __init__(self, person: str, profiles: str | Path | None = None,
+                 cache: str | Path | FeatureCache | None = None, analyzer=None):
+        """``cache``: a feature-cache folder, or a :class:`FeatureCache` that checks of several people
+        share (with its face analyzer). ``analyzer``: a default :class:`localize.faces.FaceAnalyzer`
+        to reuse (it takes about a second to load), the kind the profile's own features were
+        extracted with."""
         self.profiles = profiles
         self.profile: Profile = load_profile(person, profiles)  # InputError naming the folder if none
-        self.cache = FeatureCache(cache, analyzer)
+        self.cache = cache if isinstance(cache, FeatureCache) else FeatureCache(cache, analyzer)
 
     @property
     def person(self) -> str:
