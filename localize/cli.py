@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "forge": ("localize.forge.cli", "make forged counterparts of real videos with exact masks"),
     "train": ("localize.training", "train the U-Net localizer"),
     "calibrate": ("localize.calibrate", "set a model's operating point on validation videos or your own real footage"),
-    "analyze": ("localize.analyze", "analyze suspect videos or images: masks, decision, overlays"),
+    "analyze": ("localize.batch", "analyze suspect videos or images: masks, decision, overlays"),
     "export": ("localize.export", "export a checkpoint to ONNX"),
     "serve": ("localize.server.app", "serve the ONNX model and the viewer over HTTP"),
     "enroll": ("localize.identity.cli", "build a person's identity profile from real videos/photos"),

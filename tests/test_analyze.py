@@ -11,7 +11,8 @@ import pytest
 
 from localize import decision as D
 from localize.analyze import (CONTACT_SHEET_PNG, OVERLAY_MP4, REPORT_JSON, TIMELINE_PNG, AnalyzeOptions,
-                              _TrackCheck, analyze_path, metrics)
+                              _TrackCheck, analyze_path)
+from localize.batch import metrics
 from localize.cli import main as cli
 from localize.errors import InputError
 from localize.faces import FaceVerifier
@@ -295,7 +296,7 @@ def test_cli_many_inputs_with_errors(ckpt, carphone, tmp_path, capsys, monkeypat
 
 
 def test_verdict_text_says_where_the_model_calls_fake():
-    from localize.analyze import _verdict_text
+    from localize.batch import _verdict_text
 
     row = {"decision": "real", "probability": "0.647147", "threshold_probability": "0.703862", "marginal": "true"}
     assert _verdict_text(row) == "real, P(fake) 0.647 (called fake above 0.704), marginal"
