@@ -171,6 +171,8 @@ def render_summary(rows: list[dict[str, Any]]) -> str:
     each input's ``report.html``."""
     body = []
     people = list(dict.fromkeys(r["identity_person"] for r in rows if r.get("identity_person")))
+    # one person for every input (--person) names it in the header; otherwise (--people) each row does
+    named = len(people) > 1 or any(not r["identity_person"] for r in rows if "identity_person" in r)
     for r in rows:
         d = str(r.get("decision") or "")
         cls = d if d in ("fake", "real") else "other"
@@ -182,14 +184,14 @@ def render_summary(rows: list[dict[str, Any]]) -> str:
         ident = ""
         if "identity_person" in r:
             i = str(r.get("identity_decision") or "")
-            who = f"{_e(r['identity_person'])}: " if len(people) > 1 and r["identity_person"] else ""
+            who = f"{_e(r['identity_person'])}: " if named and r["identity_person"] else ""
             ident = (f"<td class='{i if i in ('fake', 'real') else 'other'}'>{who}{_e(i.replace('_', ' '))}</td>"
                      f"<td>{_e(r.get('identity_probability', ''))}</td>")
         body.append(f"<tr><td>{link}</td><td class='{cls}'>{verdict}{marg}</td><td>{_e(r.get('probability', ''))}</td>"
                     f"<td>{_e(r.get('threshold_probability', ''))}</td><td>{_e(r.get('score', ''))}</td>"
                     f"<td>{_e(r.get('frames_with_face', ''))}</td>{ident}</tr>")
     head = ""
-    if len(people) == 1:
+    if people and not named:
         head = f"<th>identity check against {_e(people[0])}</th><th>its probability</th>"
     elif people:
         head = "<th>identity check against the person claimed</th><th>its probability</th>"

@@ -886,6 +886,7 @@ def test_person_adds_the_identity_verdict_beside_the_localizers(ckpt, carphone, 
     assert rows[clip.name]["identity_person"] == "carphone" and rows[clip.name]["identity_decision"] == "real"
     assert rows["astronaut.png"]["identity_person"] == "" and rows["astronaut.png"]["identity_decision"] == ""
     assert json.loads((tmp_path / "claims" / "astronaut" / REPORT_JSON).read_text())["identity"] is None
+    assert "carphone: real" in (tmp_path / "claims" / "summary.html").read_text()  # not every row is checked
     people.write_text(f"{clip.name},carphone\nastronaut.png,astronaut\n")  # no header line
     assert cli([*base, "--out", str(tmp_path / "both"), "--people", str(people)]) == 0
     rows = {r["name"]: r for r in csv.DictReader(open(tmp_path / "both" / "summary.csv"))}
