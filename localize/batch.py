@@ -16,7 +16,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -148,41 +148,44 @@ def _identity_checks(args, paths: list[Path]) -> dict[str, Any] | None:
 
 
 def _read_people(path: Path) -> dict[str, str]:
-    """``filename,person`` lines (a header line is allowed), matched to inputs by file name."""
+    return _read_name_map(path, "person", str)
+
+
+def _read_labels(path: Path) -> dict[str, int]:
+    def label(v: str) -> int:
+        if v.upper() in ("1", "FAKE", "1.0"):
+            return 1
+        if v.upper() in ("0", "REAL", "0.0"):
+            return 0
+        raise ValueError(f"label {v!r} is not 0/1/REAL/FAKE")
+
+    return _read_name_map(path, "label", label)
+
+
+def _read_name_map(path: Path, what: str, value: Callable[[str], Any]) -> dict[str, Any]:
+    """``filename,<what>`` lines (a header line and blank lines allowed; more columns ignored),
+    keyed by file name as inputs are matched. ``value`` parses the second column (ValueError: the
+    problem). A malformed line or a file listed with two values is one error naming the line."""
     if not path.is_file():
-        raise InputError(path, "people file not found")
-    people: dict[str, str] = {}
+        raise InputError(path, f"{what} file not found")
+    out: dict[str, Any] = {}
     with open(path, newline="", encoding="utf-8") as f:
         for n, row in enumerate(csv.reader(f), 1):
             if not any(c.strip() for c in row) or (n == 1 and row[0].strip().lower() in ("filename", "file", "name")):
                 continue
             if len(row) < 2 or not row[0].strip() or not row[1].strip():
-                raise InputError(path, f"line {n}: expected filename,person")
-            name, who = Path(row[0].strip()).name, row[1].strip()
-            if people.get(name, who) != who:
-                raise InputError(path, f"line {n}: {name} is listed with two people ({people[name]}, {who})")
-            people[name] = who
-    if not people:
-        raise InputError(path, "no filename,person lines")
-    return people
-
-
-def _read_labels(path: Path) -> dict[str, int]:
-    if not path.exists():
-        raise InputError(path, "labels file not found")
-    labels = {}
-    with open(path, newline="", encoding="utf-8") as f:
-        for row in csv.reader(f):
-            if len(row) < 2 or row[0].strip().lower() in ("filename", "file", "name"):
-                continue
-            v = row[1].strip().upper()
-            if v in ("1", "FAKE", "1.0"):
-                labels[Path(row[0].strip()).name] = 1
-            elif v in ("0", "REAL", "0.0"):
-                labels[Path(row[0].strip()).name] = 0
-            else:
-                raise InputError(path, f"label {row[1]!r} for {row[0]!r} is not 0/1/REAL/FAKE")
-    return labels
+                raise InputError(path, f"line {n}: expected filename,{what}")
+            name = Path(row[0].strip()).name
+            try:
+                v = value(row[1].strip())
+            except ValueError as e:
+                raise InputError(path, f"line {n}: {e}") from None
+            if out.get(name, v) != v:
+                raise InputError(path, f"line {n}: {name} is listed twice, as {out[name]} and {v}")
+            out[name] = v
+    if not out:
+        raise InputError(path, f"no filename,{what} lines")
+    return out
 
 
 _DERIVED_OPTIONS = ("detect_every_used", "detection")  # what analysis chose, recorded beside the options

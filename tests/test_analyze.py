@@ -893,7 +893,7 @@ def test_person_adds_the_identity_verdict_beside_the_localizers(ckpt, carphone, 
     assert rows["astronaut.png"]["identity_person"] == "astronaut" and rows["astronaut.png"]["identity_decision"]
     page = (tmp_path / "both" / "summary.html").read_text()
     assert "identity check against the person claimed" in page and "carphone: real" in page
-    for text, problem in ((f"{clip.name},carphone\n{clip.name},astronaut\n", "listed with two people"),
+    for text, problem in ((f"{clip.name},carphone\n{clip.name},astronaut\n", "is listed twice"),
                           (f"{clip.name}\n", "expected filename,person"), (f"{clip.name},nobody\n", "no profile")):
         people.write_text(text)
         capsys.readouterr()
@@ -901,6 +901,11 @@ def test_person_adds_the_identity_verdict_beside_the_localizers(ckpt, carphone, 
         err = capsys.readouterr().err
         assert rc == 2 and problem in err and len(err.strip().splitlines()) == 1, err
         assert not (tmp_path / "bad").exists()
+    labels = tmp_path / "labels.csv"  # --labels reads its file the same way
+    labels.write_text(f"filename,label\n{clip.name},MAYBE\n")
+    rc = cli([*base, "--out", str(tmp_path / "bad"), "--labels", str(labels)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "line 2: label 'MAYBE' is not 0/1/REAL/FAKE" in err and not (tmp_path / "bad").exists()
     with pytest.raises(SystemExit) as stop:  # one or the other
         cli([*base, "--out", str(tmp_path / "bad"), "--people", str(people), "--person", "carphone"])
     assert stop.value.code == 2 and not (tmp_path / "bad").exists()
