@@ -59,7 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-face-prob", type=float, default=None, metavar="P",
                    help="probability written to the DFDC csv for inputs without a usable result "
                         "(default: leave them out and say so)")
-    p.add_argument("--labels", metavar="CSV", help="filename,label (0/1 or REAL/FAKE): report log loss, AUC, accuracy")
+    p.add_argument("--labels", metavar="CSV", help="filename,label (0/1 or REAL/FAKE): report log loss, AUC, accuracy (a bare name "
+                        "matches the one input of that name, a path that file)")
     who = p.add_mutually_exclusive_group()
     who.add_argument("--person", metavar="NAME",
                      help="also score every input against NAME's identity profile (`localize enroll`): the "
@@ -126,32 +127,23 @@ def _options(args) -> AnalyzeOptions:
     return o
 
 
-def _identity_checks(args, paths: list[Path]) -> dict[str, Any] | None:
-    """Each input's identity check by file name (``--person``: every input against one person;
-    ``--people``: the person each input claims to show), or None when neither is asked for. Every
-    profile named is loaded first, so a missing one stops the run before anything is analysed."""
+def _identity_checks(args, paths: list[Path]) -> dict[Path, Any] | None:
+    """Each input's identity check (``--person``: every input against one person; ``--people``: the
+    person each input claims to show), or None when neither is asked for. Every profile named is
+    loaded first, so a missing one stops the run before anything is analysed."""
     if not (args.person or args.people):
         return None
     from .identity.check import IdentityCheck
     from .identity.features import FeatureCache
 
-    names = [p.name for p in paths]
-    claims = dict.fromkeys(names, args.person) if args.person else _read_people(Path(args.people))
+    claims = (dict.fromkeys(paths, args.person) if args.person else
+              _assign(Path(args.people), _read_listing(Path(args.people), "person", str), paths))
     cache = FeatureCache(args.feature_cache)  # one face analyzer for all the people
     checks = {who: IdentityCheck(who, args.profiles, cache) for who in dict.fromkeys(claims.values())}
-    if args.people:
-        unmatched = sorted(set(claims) - set(names))
-        if unmatched:
-            print(f"localize analyze: warning: {args.people}: {len(unmatched)} listed file(s) are not among the "
-                  f"inputs ({', '.join(unmatched[:3])}{', ...' if len(unmatched) > 3 else ''})", file=sys.stderr)
-    return {n: checks[claims[n]] for n in names if n in claims}
+    return {p: checks[who] for p, who in claims.items()}
 
 
-def _read_people(path: Path) -> dict[str, str]:
-    return _read_name_map(path, "person", str)
-
-
-def _read_labels(path: Path) -> dict[str, int]:
+def _read_labels(path: Path, paths: list[Path]) -> dict[Path, int]:
     def label(v: str) -> int:
         if v.upper() in ("1", "FAKE", "1.0"):
             return 1
@@ -159,33 +151,81 @@ def _read_labels(path: Path) -> dict[str, int]:
             return 0
         raise ValueError(f"label {v!r} is not 0/1/REAL/FAKE")
 
-    return _read_name_map(path, "label", label)
+    return _assign(path, _read_listing(path, "label", label), paths)
 
 
-def _read_name_map(path: Path, what: str, value: Callable[[str], Any]) -> dict[str, Any]:
-    """``filename,<what>`` lines (a header line and blank lines allowed; more columns ignored),
-    keyed by file name as inputs are matched. ``value`` parses the second column (ValueError: the
-    problem). A malformed line or a file listed with two values is one error naming the line."""
+@dataclasses.dataclass(frozen=True)
+class _Listed:
+    """One ``file,value`` line of a --labels or --people file."""
+    file: str  # as written: a bare file name, or a path
+    value: Any
+    line: int
+
+
+def _read_listing(path: Path, what: str, value: Callable[[str], Any]) -> list[_Listed]:
+    """``filename,<what>`` lines (a header line and blank lines allowed; more columns ignored).
+    ``value`` parses the second column (ValueError: the problem). A malformed line is one error
+    naming the line."""
     if not path.is_file():
         raise InputError(path, f"{what} file not found")
-    out: dict[str, Any] = {}
+    out: list[_Listed] = []
     with open(path, newline="", encoding="utf-8") as f:
         for n, row in enumerate(csv.reader(f), 1):
             if not any(c.strip() for c in row) or (n == 1 and row[0].strip().lower() in ("filename", "file", "name")):
                 continue
             if len(row) < 2 or not row[0].strip() or not row[1].strip():
                 raise InputError(path, f"line {n}: expected filename,{what}")
-            name = Path(row[0].strip()).name
             try:
-                v = value(row[1].strip())
+                out.append(_Listed(row[0].strip(), value(row[1].strip()), n))
             except ValueError as e:
                 raise InputError(path, f"line {n}: {e}") from None
-            if out.get(name, v) != v:
-                raise InputError(path, f"line {n}: {name} is listed twice, as {out[name]} and {v}")
-            out[name] = v
     if not out:
         raise InputError(path, f"no filename,{what} lines")
     return out
+
+
+def _assign(path: Path, listing: list[_Listed], inputs: list[Path]) -> dict[Path, Any]:
+    """Each listed input's value. A line naming a path (relative to the working folder or to the
+    listing's own folder) matches that file; otherwise its file name matches inputs by name, which
+    must then be unique: a claim about ``a/x.mp4`` must never reach ``b/x.mp4`` (an identity check
+    against the wrong person, a wrong label in the metrics). A path line wins over a name line for
+    the same input; two lines giving one input different values are an error naming the line."""
+    def key(p: Path) -> Path:
+        return p.expanduser().resolve()
+
+    by_path: dict[Path, list[Path]] = {}
+    by_name: dict[str, list[Path]] = {}
+    for p in dict.fromkeys(inputs):
+        by_path.setdefault(key(p), []).append(p)
+        by_name.setdefault(p.name, []).append(p)
+    chosen: dict[Path, tuple[_Listed, bool]] = {}  # input -> (line, matched by path)
+    unmatched: list[str] = []
+    for item in listing:
+        f = Path(item.file)
+        hits: list[Path] = []
+        if item.file != f.name:  # written as a path ("./x.mp4" too)
+            bases = [f] if f.is_absolute() else [f, path.parent / f]
+            hits = list(dict.fromkeys(p for b in bases for p in by_path.get(key(b), [])))
+        exact = bool(hits)
+        if not hits:
+            hits = by_name.get(f.name, [])
+            if len({key(p) for p in hits}) > 1:
+                shown = ", ".join(str(p) for p in hits[:3]) + (", ..." if len(hits) > 3 else "")
+                raise InputError(path, f"line {item.line}: {f.name} matches {len(hits)} inputs in different "
+                                       f"folders ({shown}): list each by its path")
+        if not hits:
+            unmatched.append(item.file)
+        for p in hits:
+            prev = chosen.get(p)
+            if prev is None or (exact and not prev[1]):
+                chosen[p] = (item, exact)
+            elif prev[1] == exact and prev[0].value != item.value:
+                raise InputError(path, f"line {item.line}: {p} is listed twice, as {prev[0].value} "
+                                       f"(line {prev[0].line}) and {item.value}")
+    if unmatched:
+        print(f"localize analyze: warning: {path}: {len(unmatched)} listed file(s) are not among the inputs "
+              f"({', '.join(unmatched[:3])}{', ...' if len(unmatched) > 3 else ''})", file=sys.stderr)
+    return {p: chosen[p][0].value for p in inputs if p in chosen}
 
 
 _DERIVED_OPTIONS = ("detect_every_used", "detection")  # what analysis chose, recorded beside the options
@@ -215,8 +255,8 @@ def run(args) -> int:
         tqdm = None
     out = Path(args.out)
     opts = _options(args)
-    labels = _read_labels(Path(args.labels)) if args.labels else None
     paths = _expand(args.inputs)
+    labels = _read_labels(Path(args.labels), paths) if args.labels else None
     checks = _identity_checks(args, paths)  # a missing profile is one error line before any analysis
     loc = open_localizer(args.model, args.backend, args.threads)
     if loc.meta.get("quality_warning"):
@@ -236,7 +276,7 @@ def run(args) -> int:
                "probability": "", "score": "", "threshold": "", "threshold_probability": "", "marginal": "",
                "grayscale": "",
                "frames_analyzed": "", "frames_with_face": "", "tracks": "", "seconds": "", "error": ""}
-        identity = checks.get(src.name) if checks is not None else None
+        identity = checks.get(src) if checks is not None else None
         if checks is not None:
             row.update(identity_person=identity.person if identity is not None else "", identity_decision="",
                        identity_probability="")
@@ -290,7 +330,7 @@ def run(args) -> int:
     if args.dfdc_csv:
         _write_dfdc(Path(args.dfdc_csv), rows, args.no_face_prob)
     if labels is not None:
-        m = metrics(rows, labels)
+        m = metrics(rows, {str(p): y for p, y in labels.items()})
         write_json(out / "metrics.json", m)
         print("metrics: " + ", ".join(f"{k}={v}" for k, v in m.items() if not isinstance(v, list)))
     return 2 if errors else 0
@@ -377,15 +417,16 @@ def _write_dfdc(path: Path, rows: list[dict], fallback: float | None) -> None:
 
 
 def metrics(rows: list[dict], labels: dict[str, int]) -> dict[str, Any]:
-    """Log loss (DFDC clipping), ROC AUC and accuracy over labelled inputs with a probability."""
+    """Log loss (DFDC clipping), ROC AUC and accuracy over labelled inputs with a probability
+    (``labels`` keyed by each row's ``input``)."""
     ys, ps, decided = [], [], []
     missing = []
     for r in rows:
-        y = labels.get(r["name"])
+        y = labels.get(r["input"])
         if y is None:
             continue
         if r["probability"] == "":
-            missing.append(r["name"])
+            missing.append(r["input"])
             continue
         ys.append(y)
         ps.append(float(r["probability"]))

@@ -335,12 +335,46 @@ def test_video_score_ignores_short_spurious_tracks():
 
 
 def test_metrics():
-    rows = [{"name": "a", "probability": "0.9", "decision": "fake"},
-            {"name": "b", "probability": "0.2", "decision": "real"},
-            {"name": "c", "probability": "", "decision": "no_face"}]
+    rows = [{"input": "a", "probability": "0.9", "decision": "fake"},
+            {"input": "b", "probability": "0.2", "decision": "real"},
+            {"input": "c", "probability": "", "decision": "no_face"}]
     m = metrics(rows, {"a": 1, "b": 0, "c": 1})
     assert m["n"] == 2 and m["auc"] == 1.0 and m["accuracy"] == 1.0 and m["excluded"] == ["c"]
     assert m["log_loss"] == pytest.approx(-(np.log(0.9) + np.log(0.8)) / 2, abs=1e-6)
+
+
+def test_listed_files_match_inputs_by_path_or_by_a_unique_name(tmp_path, monkeypatch, capsys):
+    """--labels/--people lines: a bare name matches the one input of that name; a path matches that
+    file (relative to the working folder or to the listing); a name shared by inputs in two folders
+    is an error, so a claim about one file never reaches another."""
+    from localize.batch import _assign, _read_listing
+    from localize.errors import InputError
+
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "x.mp4").write_bytes(b"")
+    (tmp_path / "a" / "y.mp4").write_bytes(b"")
+    monkeypatch.chdir(tmp_path / "a")
+    ax, bx, ay = Path("x.mp4"), tmp_path / "b" / "x.mp4", Path("y.mp4")  # inputs as given
+    listing = tmp_path / "lists" / "people.csv"
+    listing.parent.mkdir()
+
+    def assign(text, inputs=(ax, bx, ay)):
+        listing.write_text(text)
+        return _assign(listing, _read_listing(listing, "person", str), list(inputs))
+
+    assert assign("y.mp4,ann\nx.mp4,bob\n", [ax, ay]) == {ax: "bob", ay: "ann"}  # names, unique
+    with pytest.raises(InputError, match="line 1: x.mp4 matches 2 inputs in different folders"):
+        assign("x.mp4,bob\n")
+    # paths: relative to the working folder, to the listing's folder, or absolute; a path beats a name
+    got = assign(f"./x.mp4,bob\n../b/x.mp4,cat\n{tmp_path / 'a' / 'y.mp4'},ann\n")
+    assert got == {ax: "bob", bx: "cat", ay: "ann"}
+    assert assign("y.mp4,ann\n../a/y.mp4,dan\n") == {ay: "dan"}
+    with pytest.raises(InputError, match=r"line 2: .*x.mp4 is listed twice, as bob \(line 1\) and cat"):
+        assign("./x.mp4,bob\n../a/x.mp4,cat\n")
+    capsys.readouterr()
+    assert assign("elsewhere/z.mp4,eve\ny.mp4,ann\n") == {ay: "ann"}
+    assert "1 listed file(s) are not among the inputs (elsewhere/z.mp4)" in capsys.readouterr().err
 
 
 def test_crop_rule_is_the_training_rule(carphone, loc, face_analyzer, tmp_path):
