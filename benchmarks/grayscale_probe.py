@@ -5,14 +5,16 @@ No model here trained or was calibrated on grayscale or palette-quantised faces.
 every real video of ../shared/data (``reals/``, ``people/*/video_*``) and the fake pairs (FF++ 519 /
 519_515, GHOST) and makes two copies of the first ``--seconds`` of each: one as it is (libx264 CRF
 18) and one of ``--variant``: ``gray``, the same encoder without colour (``format=gray``), so the
-only difference is the colour; or ``gif``, a GIF at the same size and frame rate with its own
-256-colour palette (FFmpeg's palettegen/paletteuse, default dithering), as a converter writes one.
+only difference is the colour; ``sepia`` or ``green``, the same encoder after a tint (FFmpeg's
+sepia matrix; a night camera's green), monochrome footage whose faces still have chroma; or
+``gif``, a GIF at the same size and frame rate with its own 256-colour palette (FFmpeg's
+palettegen/paletteuse, default dithering), as a converter writes one.
 Both copies are analysed with the default analysis, and the results say how the real videos'
 P(fake) moves, how many are called fake, and whether the fakes still score above their originals.
 ``localize analyze`` warns of grayscale verdicts (``analyze.GRAY_FACE_CHROMA``) because of it.
 
-    nice -n 10 python benchmarks/grayscale_probe.py [--model M] [--variant gray|gif] \\
-        --out benchmarks/results/grayscale_probe_default.json   # gif: gif_probe_default.json
+    nice -n 10 python benchmarks/grayscale_probe.py [--model M] [--variant gray|gif|sepia|green] \\
+        --out benchmarks/results/grayscale_probe_default.json   # else VARIANT_probe_default.json
 """
 from __future__ import annotations
 
@@ -31,7 +33,10 @@ sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("LOCALIZE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 # variant -> (file suffix, FFmpeg filter); "colour" is the reference copy of every input
 COPIES = {"colour": (".mp4", "format=yuv420p"), "gray": (".mp4", "format=gray,format=yuv420p"),
-          "gif": (".gif", "split[a][b];[a]palettegen[p];[b][p]paletteuse")}
+          "gif": (".gif", "split[a][b];[a]palettegen[p];[b][p]paletteuse"),
+          # FFmpeg's sepia matrix (as photo tools tint), and a night camera's green
+          "sepia": (".mp4", "colorchannelmixer=.393:.769:.189:0:.349:.686:.168:0:.272:.534:.131,format=yuv420p"),
+          "green": (".mp4", "colorchannelmixer=.1:.2:.05:0:.3:.6:.1:0:.1:.2:.05,format=yuv420p")}
 
 
 def copy(src: Path, dst: Path, vf: str, seconds: float) -> None:
@@ -63,9 +68,9 @@ def main() -> int:
     ap.add_argument("--model", default=None)
     ap.add_argument("--backend", default="onnx")
     ap.add_argument("--seconds", type=float, default=8.0)
-    ap.add_argument("--variant", default="gray", choices=["gray", "gif"])
+    ap.add_argument("--variant", default="gray", choices=["gray", "gif", "sepia", "green"])
     ap.add_argument("--out", default=None, help="default: benchmarks/results/grayscale_probe_default.json "
-                                                "(gray) or gif_probe_default.json (gif)")
+                                                "(gray), else VARIANT_probe_default.json")
     args = ap.parse_args()
     alt = args.variant
     variants = {"colour": COPIES["colour"], alt: COPIES[alt]}
