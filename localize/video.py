@@ -20,7 +20,8 @@ from .errors import InputError
 from .fileio import atomic_path
 
 # What a folder search treats as video (decoding itself accepts whatever FFmpeg can open)
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts",
+                  ".gif"}
 # HEIC/HEIF (iPhone photos) and AVIF: OpenCV cannot decode them, FFmpeg (PyAV) can
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
 # x264 output depends on its thread count; a fixed count keeps outputs byte-identical
@@ -52,7 +53,66 @@ class VideoInfo:
 
 
 def is_image(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+    """A still picture: an image suffix and not an animation (animated WebP and PNG are videos)."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES and not is_animated(path)
+
+
+# Animated pictures (social-media clips, stickers): FFmpeg's WebP decoder rejects animated WebP and
+# OpenCV reads only their first frame, so these are decoded with Pillow, frame by frame, as videos.
+ANIMATED_SUFFIXES = {".webp", ".png"}
+_NO_DURATION_S = 0.1  # a frame without a duration shows for 0.1 s, as browsers show it
+
+
+def is_animated(path: str | Path) -> bool:
+    """An animated WebP or PNG (APNG) of two frames or more (Pillow reads the header only)."""
+    path = Path(path)
+    if path.suffix.lower() not in ANIMATED_SUFFIXES or not path.is_file():
+        return False
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return bool(getattr(im, "is_animated", False)) and getattr(im, "n_frames", 1) > 1
+    except Exception:  # noqa: BLE001 - not a readable picture: read_image says what is wrong
+        return False
+
+
+def _probe_animated(path: Path) -> VideoInfo:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            fmt = (im.format or path.suffix[1:]).lower()
+            durations = []
+            for i in range(im.n_frames):
+                im.seek(i)
+                im.load()  # WebP sets a frame's duration when it is decoded
+                d = float(im.info.get("duration") or 0) / 1000
+                durations.append(d if d > 0.01 else _NO_DURATION_S)
+    except Exception as e:  # noqa: BLE001 - Pillow raises OSError, EOFError, ValueError... on bad data
+        raise InputError(path, f"not a readable animated {path.suffix[1:].upper()} ({type(e).__name__}: {e})") from None
+    times = tuple(float(t) for t in np.concatenate([[0.0], np.cumsum(durations)[:-1]]))
+    return VideoInfo(str(path), int(w), int(h), len(durations) / sum(durations), len(durations), f"{fmt} (animated)",
+                     times=times)
+
+
+def _animated_frames(path: Path, wanted: list[int] | None) -> Iterator[tuple[int, np.ndarray]]:
+    from PIL import Image, ImageSequence
+
+    want = None if wanted is None else set(wanted)
+    last = max(want) if want else -1
+    i = -1
+    try:
+        with Image.open(path) as im:
+            for i, frame in enumerate(ImageSequence.Iterator(im)):
+                if want is not None and i > last:
+                    return
+                if want is None or i in want:
+                    yield i, np.asarray(frame.convert("RGB"))
+    except Exception as e:  # noqa: BLE001 - a truncated or corrupt animation
+        raise InputError(path, f"animated {path.suffix[1:].upper()} unreadable at frame {i + 1} "
+                               f"({type(e).__name__}: {e})") from None
 
 
 def _check_exists(path: Path) -> None:
@@ -256,6 +316,8 @@ def probe(path: str | Path) -> VideoInfo:
     """Size as displayed (square pixels, after the display rotation), frame rate, exact frame count (counted
     from packets, not the header) and each frame's time from its timestamp; one demux pass."""
     path = Path(path)
+    if is_animated(path):
+        return _probe_animated(path)
     if is_image(path):
         img = read_image(path)
         return VideoInfo(str(path), img.shape[1], img.shape[0], 1.0, 1, "image", True)
@@ -300,7 +362,7 @@ def media_metadata(path: str | Path) -> dict:
     video stream's tags, codec profile and pixel format; for photos the EXIF make, model,
     software and date. Informative only: tags are trivial to edit. {} when unreadable."""
     path = Path(path)
-    if is_image(path):
+    if path.suffix.lower() in IMAGE_SUFFIXES:  # animated WebP and PNG too: Pillow reads their header
         try:
             from PIL import Image
 
@@ -345,11 +407,14 @@ def iter_frames(path: str | Path, indices: Iterable[int] | None = None, *,
     or duplicate pts, a frame that never appears), it falls back to one sequential decode.
     """
     path = Path(path)
+    wanted = None if indices is None else sorted(set(int(i) for i in indices))
+    if is_animated(path):
+        yield from _animated_frames(path, wanted)
+        return
     if is_image(path):
         if indices is None or 0 in set(indices):
             yield 0, read_image(path)
         return
-    wanted = None if indices is None else sorted(set(int(i) for i in indices))
     if wanted and seek_gap is not None and (
             wanted[0] > seek_gap or any(b - a > seek_gap for a, b in zip(wanted, wanted[1:]))):
         try:

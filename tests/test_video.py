@@ -137,6 +137,39 @@ def test_photos_opencv_cannot_read_are_decoded_by_ffmpeg(tmp_path, monkeypatch):
         V.read_image(tmp_path / "b.heic")
 
 
+@pytest.mark.parametrize("suffix", [".webp", ".png", ".gif"])
+def test_animated_pictures_are_read_as_videos(tmp_path, suffix):
+    """Social-media clips come as animated WebP, PNG (APNG) and GIF. FFmpeg's WebP decoder rejects
+    animated files and OpenCV reads only their first frame, which would judge one frame of a clip in
+    silence: every frame is read, each at its own time, and a still picture stays a photo."""
+    from PIL import Image
+
+    from localize.errors import InputError
+    from localize.media import astronaut_image
+
+    a = astronaut_image()
+    frames = [Image.fromarray(np.roll(a, 8 * i, axis=1)) for i in range(5)]
+    path = tmp_path / f"clip{suffix}"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=[40, 40, 80, 0, 40], loop=0)
+    assert not V.is_image(path) and suffix in V.VIDEO_SUFFIXES | V.ANIMATED_SUFFIXES
+    info = V.probe(path)
+    assert (info.is_image, info.n_frames, info.width, info.height) == (False, 5, 512, 512)
+    if suffix != ".gif":  # GIF durations are centiseconds, as FFmpeg reads them
+        assert info.times == pytest.approx((0, 0.04, 0.08, 0.16, 0.26))  # no duration: shown for 0.1 s
+    got = dict(V.iter_frames(path, [1, 3]))
+    assert sorted(got) == [1, 3] and got[1].shape == a.shape
+    err = np.abs(got[1].astype(int) - np.asarray(frames[1])).mean()
+    assert err < (0.1 if suffix == ".png" else 10)  # WebP is lossy, GIF paletted
+    frames[0].save(tmp_path / "still.webp")
+    assert V.is_image(tmp_path / "still.webp") and V.probe(tmp_path / "still.webp").n_frames == 1
+    if suffix == ".png":  # a truncated animation: one error naming the file and the frame
+        (tmp_path / "cut.png").write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3])
+        with pytest.raises(InputError, match=r"cut.png: not a readable animated PNG"):
+            V.probe(tmp_path / "cut.png")
+        with pytest.raises(InputError, match=r"cut.png: animated PNG unreadable at frame \d"):
+            list(V.iter_frames(tmp_path / "cut.png"))
+
+
 def test_media_metadata_says_what_wrote_the_file(carphone, short_gop, tmp_path):
     """Container tags for the analyst: an FFmpeg re-encode names its encoder; photos give EXIF."""
     from PIL import Image

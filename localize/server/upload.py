@@ -234,7 +234,7 @@ def check_media(upload: Upload, job_dir: Path, *, max_duration_s: float, max_pix
     sniffed = sniff(upload.head)
     if sniffed is None:
         raise UploadError(415, "not a video or image format this server decodes "
-                               "(MP4/MOV, MKV/WebM, AVI, MPEG, PNG, JPEG, WebP, BMP, TIFF, HEIC, AVIF)")
+                               "(MP4/MOV, MKV/WebM, AVI, MPEG, GIF, PNG, JPEG, WebP, BMP, TIFF, HEIC, AVIF)")
     kind, suffix = sniffed
     target = job_dir / f"input{suffix}"
     job_dir.mkdir(parents=True, exist_ok=True)
