@@ -17,8 +17,10 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
-MEDIA = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".png", ".jpg", ".jpeg", ".bmp", ".webp"}
+MEDIA = VIDEO_SUFFIXES | IMAGE_SUFFIXES  # what a folder given to enroll contributes, as for analyze
+
 RANGE_RE = re.compile(r"^(?P<path>.+)@(?P<a>\d+(\.\d+)?)-(?P<b>\d+(\.\d+)?)$")
 
 
@@ -56,7 +58,8 @@ def _expand(items: list[str]) -> list[tuple[Path, tuple[float, float] | None]]:
         m = RANGE_RE.match(it)
         path, rng = (Path(m["path"]), (float(m["a"]), float(m["b"]))) if m and not Path(it).exists() else (Path(it), None)
         if path.is_dir():
-            files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in MEDIA)
+            files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in MEDIA
+                           and not f.name.startswith("."))  # not macOS ._ resource forks
             if not files:
                 raise InputError(path, "folder holds no videos or photos")
             out += [(f, None) for f in files]
