@@ -148,8 +148,9 @@ def _decode_still(path: Path) -> np.ndarray | None:
         with av.open(str(path)) as c:
             if not c.streams.video:
                 return None
-            for frame in c.decode(c.streams.video[0]):
-                return _display(frame, sample_aspect(c.streams.video[0]))
+            s = video_stream(c)
+            for frame in c.decode(s):
+                return _display(frame, sample_aspect(s))
     except (av.error.FFmpegError, OSError, UnicodeDecodeError):
         return None
     return None
@@ -166,6 +167,12 @@ def write_image(path: str | Path, rgb: np.ndarray) -> None:
         raise InputError(path, "could not encode image")
     with atomic_path(path) as tmp:
         tmp.write_bytes(buf.tobytes())
+
+
+def video_stream(container):
+    """The file's main video stream, as FFmpeg chooses it (``av_find_best_stream``): not an
+    embedded cover picture or thumbnail stream that a downloader or a muxer placed first."""
+    return container.streams.best("video") or container.streams.video[0]
 
 
 @contextlib.contextmanager
@@ -279,7 +286,7 @@ def _scan(path: Path, c, *, orientation: bool = False) -> tuple[int, list[int], 
     decodes)."""
     import av
 
-    s = c.streams.video[0]
+    s = video_stream(c)
     n, pts, usable, turn = 0, [], True, None if orientation else IDENTITY
     try:
         for pkt in c.demux(s):
@@ -322,7 +329,7 @@ def probe(path: str | Path) -> VideoInfo:
         img = read_image(path)
         return VideoInfo(str(path), img.shape[1], img.shape[0], 1.0, 1, "image", True)
     with _open(path) as c:
-        s = c.streams.video[0]
+        s = video_stream(c)
         fps = float(s.average_rate or s.guessed_rate or 25)
         n, pts, transform = _scan(path, c, orientation=True)
         w, h = s.codec_context.width, s.codec_context.height
@@ -376,7 +383,7 @@ def media_metadata(path: str | Path) -> dict:
         import av
 
         with av.open(str(path)) as c:
-            s = c.streams.video[0]
+            s = video_stream(c)
             order = int(getattr(s.codec_context, "field_order", 0) or 0)  # AVFieldOrder: 1 progressive
             return {"format": c.format.name, "bit_rate": c.bit_rate, "tags": dict(c.metadata),
                     "stream_tags": dict(s.metadata), "profile": s.codec_context.profile,
@@ -438,7 +445,7 @@ def _seeking(path: Path, wanted: list[int], pts: list[int], seek_gap: int):
 
     last = -1
     with _open(path) as c:
-        s = c.streams.video[0]
+        s = video_stream(c)
         s.thread_type = "AUTO"
         sar = sample_aspect(s)
         frames = None
@@ -478,7 +485,7 @@ def _sequential(path: Path, wanted: list[int] | None) -> Iterator[tuple[int, np.
     import av
 
     with _open(path) as c:
-        s = c.streams.video[0]
+        s = video_stream(c)
         s.thread_type = "AUTO"
         sar = sample_aspect(s)
         pos = 0

@@ -170,6 +170,26 @@ def test_animated_pictures_are_read_as_videos(tmp_path, suffix):
             list(V.iter_frames(tmp_path / "cut.png"))
 
 
+def test_a_cover_picture_stream_placed_first_is_not_the_video(carphone, tmp_path):
+    """Downloaders and muxers embed a thumbnail as a one-frame picture stream, sometimes before the
+    video: the video analysed is the one FFmpeg would play, not the first stream listed."""
+    import imageio_ffmpeg
+
+    from localize.media import astronaut_image
+
+    V.write_image(tmp_path / "cover.png", astronaut_image())
+    path = tmp_path / "with_cover.mkv"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(tmp_path / "cover.png"),
+                    "-i", str(carphone), "-map", "0", "-map", "1:v", "-c:v:0", "png", "-c:v:1", "copy", str(path)],
+                   check=True)
+    info = V.probe(path)
+    assert (info.codec, info.n_frames, info.height) == ("h264", V.probe(carphone).n_frames, 144)
+    got = dict(V.iter_frames(path, [0, 100]))
+    want = dict(V.iter_frames(carphone, [0, 100]))
+    assert all(np.array_equal(got[i], want[i]) for i in (0, 100))
+    assert V.media_metadata(path)["pix_fmt"] == "yuv420p"
+
+
 def test_media_metadata_says_what_wrote_the_file(carphone, short_gop, tmp_path):
     """Container tags for the analyst: an FFmpeg re-encode names its encoder; photos give EXIF."""
     from PIL import Image
