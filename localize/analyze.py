@@ -749,7 +749,7 @@ def _analyze(path: Path, work: Path, localizer, opts: AnalyzeOptions, progress: 
                "size_bytes": path.stat().st_size, "width": info.width, "height": info.height, "fps": info.fps,
                "n_frames": info.n_frames, "duration": round(info.duration, 4), "codec": info.codec,
                "is_image": info.is_image, "rotation": info.rotation, "sample_aspect_ratio": info.sample_aspect_ratio,
-               "mirrored": info.mirrored, "variable_frame_rate": vfr, "metadata": meta,
+               "mirrored": info.mirrored, "hdr": info.hdr, "variable_frame_rate": vfr, "metadata": meta,
                "frames_requested": len(indices), "frames_analyzed": len(frames_out),
                "frames_with_face": n_face_frames},
         video={"status": status, "decision": decision, "score": None if score is None else round(score, 6),

@@ -133,6 +133,8 @@ def render_report(r: dict[str, Any]) -> str:
         about.append(f"display rotation {inp['rotation']}°")
     if inp.get("mirrored"):
         about.append("display mirrored (shown as a player shows it)")
+    if inp.get("hdr"):
+        about.append(f"HDR video, {inp['hdr']}: tone-mapped to SDR as a player shows it")
     parts.append("<p class='small muted'>File: " + _e(" · ".join(a for a in about if a)) +
                  f" · sha256 {_e(str(inp.get('sha256', ''))[:16])}…</p>")
     parts.append(f"<p class='small muted'>Model {_e(model.get('id', '?'))} ({_e(model.get('backend', ''))}) · "

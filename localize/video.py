@@ -43,6 +43,7 @@ class VideoInfo:
     # stored pixels' width / height (QCIF's 128:117, anamorphic SD broadcast, a 16:9 clip squeezed into
     # 640x480): frames are resampled to square pixels before anything sees them, as a player shows them
     sample_aspect_ratio: float = 1.0
+    hdr: str | None = None  # the HDR transfer (PQ, HLG) its frames are tone-mapped from (localize.hdr)
     # each frame's presentation time in seconds from the first, display order; () when the
     # timestamps are unusable (and for images)
     times: tuple[float, ...] = field(default=(), repr=False, compare=False)
@@ -258,8 +259,11 @@ def square_pixels(rgb: np.ndarray, sar: float) -> np.ndarray:
 
 
 def _display(frame, sar: float) -> np.ndarray:
-    """A decoded PyAV frame as a player shows it: square pixels, turned and mirrored, contiguous."""
-    return upright(square_pixels(frame.to_ndarray(format="rgb24"), sar), display_transform(frame))
+    """A decoded PyAV frame as a player shows it: HDR tone-mapped to SDR (localize.hdr), square
+    pixels, turned and mirrored, contiguous."""
+    from .hdr import frame_rgb
+
+    return upright(square_pixels(frame_rgb(frame), sar), display_transform(frame))
 
 
 def upright(rgb: np.ndarray, transform: Transform) -> np.ndarray:
@@ -336,6 +340,9 @@ def probe(path: str | Path) -> VideoInfo:
         sar = sample_aspect(s)
         codec = s.codec_context.name
         tb = s.time_base
+        from .hdr import HDR_TRANSFERS
+
+        hdr = HDR_TRANSFERS.get(int(getattr(s.codec_context, "color_trc", 0) or 0))
     if n == 0 or not w or not h:
         raise InputError(path, "video has no frames")
     w = _square_width(w, sar)  # as square_pixels resamples the stored frames
@@ -344,7 +351,7 @@ def probe(path: str | Path) -> VideoInfo:
     times = tuple(float((t - pts[0]) * tb) for t in pts) if pts and tb and len(pts) == n else ()
     rotation, mirrored = _DESCRIBED[transform]
     return VideoInfo(str(path), int(w), int(h), fps, n, codec, rotation=rotation, mirrored=mirrored, times=times,
-                     sample_aspect_ratio=round(sar, 6))
+                     sample_aspect_ratio=round(sar, 6), hdr=hdr)
 
 
 # Wanted frames further apart than this are reached by seeking to the keyframe before them

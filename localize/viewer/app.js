@@ -197,6 +197,7 @@ async function showResult(job) {
   if (exif.Make || exif.Model) bits.push("camera " + [exif.Make, exif.Model].filter(Boolean).join(" "));
   if (exif.Software) bits.push("software " + exif.Software);
   if (num(pick(rin, "rotation"))) bits.push("display rotation " + num(pick(rin, "rotation")) + "°");
+  if (pick(rin, "hdr")) bits.push("HDR video, " + pick(rin, "hdr") + ": tone-mapped to SDR as a player shows it");
   $("file-line").textContent = bits.length ? "File: " + bits.join(" · ") + " (metadata is easy to edit: context, not evidence)" : "";
   // A boundary model's heatmap marks where a face was blended in, not the forged pixels
   // themselves: say which map is shown (report.model.target, localize.targets).
