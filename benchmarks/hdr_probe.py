@@ -2,7 +2,7 @@
 (localize.hdr) give the model the footage it learned, and what would reading it as SDR do?
 
 Every real video of ../shared/data (``reals/``, ``people/*/video_*``) is copied three ways from its
-first ``--seconds``: SDR (libx264 CRF 18), PQ and HLG (libx265 CRF 18, 10-bit BT.2020, graded with
+first ``--seconds``: SDR (libx264 CRF 18), PQ and HLG (libx265 ultrafast CRF 16, 10-bit BT.2020, graded with
 FFmpeg's zscale as BT.2408 places SDR in HDR: SDR white at the 203 cd/m2 reference white; HLG from
 the PQ grade). The SDR copy and both HDR copies are analysed as ``localize analyze`` does (tone
 mapped), and the HDR copies once more read naively as SDR (8-bit RGB of the stored signal, as
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("LOCALIZE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 GRADE = ("format=gbrpf32le,zscale=tin={tin}:t={t}:pin={pin}:p=bt2020:min=gbr:m=bt2020nc:r=tv:npl=203,"
          "format=yuv420p10le")
-X265 = ["-c:v", "libx265", "-preset", "fast", "-crf", "18", "-x265-params", "log-level=error"]
+X265 = ["-c:v", "libx265", "-preset", "ultrafast", "-crf", "16", "-x265-params", "log-level=error"]
 
 
 def copies(src: Path, td: Path, seconds: float) -> dict[str, Path]:
@@ -59,7 +59,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
     ap.add_argument("--backend", default="onnx")
-    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "hdr_probe_default.json"))
     args = ap.parse_args()
 
