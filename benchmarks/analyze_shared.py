@@ -151,6 +151,24 @@ def main() -> int:
     return 0
 
 
+def shared_reals(shared: Path = SHARED) -> list[Path]:
+    """The real videos of ../shared/data that the probes copy: reals/*.mp4 and people/*/video_*."""
+    return sorted((shared / "reals").glob("*.mp4")) + sorted((shared / "people").glob("*/video_*"))
+
+
+def probe_setup(name: str, model: str | None, backend: str):
+    """What a probe of ../shared/data analyses with: (localizer, its calibration, a face analyzer,
+    options without overlay or key frames); None after one error line when the folder is missing."""
+    from localize.analyze import AnalyzeOptions, calibration_of, open_localizer
+    from localize.faces import FaceAnalyzer
+
+    if not SHARED.is_dir():
+        print(f"{name}: {SHARED} not found (the shared real-media folder)", file=sys.stderr)
+        return None
+    loc = open_localizer(model, backend)
+    return loc, calibration_of(loc), FaceAnalyzer(), AnalyzeOptions(overlay=False, key_frames=0)
+
+
 def is_seen(key: str, patterns) -> bool:
     """Whether an input's key matches one of the globs of the inputs a model saw."""
     from fnmatch import fnmatch

@@ -79,19 +79,15 @@ def main() -> int:
 
     from tqdm import tqdm
 
-    from analyze_shared import SHIPPED_MODEL_SEEN, is_seen
-    from localize.analyze import AnalyzeOptions, analyze_path, calibration_of, open_localizer
-    from localize.faces import FaceAnalyzer
+    from analyze_shared import SHIPPED_MODEL_SEEN, is_seen, probe_setup, shared_reals
+    from localize.analyze import analyze_path
     from localize.fileio import versions, write_json
 
-    if not SHARED.is_dir():
-        print(f"grayscale_probe: {SHARED} not found (the shared real-media folder)", file=sys.stderr)
+    setup = probe_setup("grayscale_probe", args.model, args.backend)
+    if setup is None:
         return 2
-    loc = open_localizer(args.model, args.backend)
-    cal = calibration_of(loc)
-    fa = FaceAnalyzer()
-    opts = AnalyzeOptions(overlay=False, key_frames=0)
-    reals = sorted((SHARED / "reals").glob("*.mp4")) + sorted((SHARED / "people").glob("*/video_*"))
+    loc, cal, fa, opts = setup
+    reals = shared_reals()
     ff, gh = SHARED / "ffpp", SHARED / "pairs" / "ghost"
     pairs = [(ff / "original_sequences/youtube/c23/videos/519.mp4",
               ff / "manipulated_sequences/Deepfakes/c23/videos/519_515.mp4")]

@@ -65,19 +65,16 @@ def main() -> int:
 
     from tqdm import tqdm
 
+    from analyze_shared import probe_setup, shared_reals
     from localize import hdr
-    from localize.analyze import AnalyzeOptions, analyze_path, calibration_of, open_localizer
-    from localize.faces import FaceAnalyzer
+    from localize.analyze import analyze_path
     from localize.fileio import versions, write_json
 
-    if not SHARED.is_dir():
-        print(f"hdr_probe: {SHARED} not found (the shared real-media folder)", file=sys.stderr)
+    setup = probe_setup("hdr_probe", args.model, args.backend)
+    if setup is None:
         return 2
-    loc = open_localizer(args.model, args.backend)
-    cal = calibration_of(loc)
-    fa = FaceAnalyzer()
-    opts = AnalyzeOptions(overlay=False, key_frames=0)
-    reals = sorted((SHARED / "reals").glob("*.mp4")) + sorted((SHARED / "people").glob("*/video_*"))
+    loc, cal, fa, opts = setup
+    reals = shared_reals()
     tone_mapped = hdr.frame_rgb
 
     def naive(frame):  # the stored signal as 8-bit RGB, as if it were SDR
