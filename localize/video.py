@@ -329,7 +329,7 @@ def probe(path: str | Path) -> VideoInfo:
     path = Path(path)
     if is_animated(path):
         return _probe_animated(path)
-    if is_image(path):
+    if path.suffix.lower() in IMAGE_SUFFIXES:  # a still
         img = read_image(path)
         return VideoInfo(str(path), img.shape[1], img.shape[0], 1.0, 1, "image", True)
     with _open(path) as c:
@@ -425,7 +425,7 @@ def iter_frames(path: str | Path, indices: Iterable[int] | None = None, *,
     if is_animated(path):
         yield from _animated_frames(path, wanted)
         return
-    if is_image(path):
+    if path.suffix.lower() in IMAGE_SUFFIXES:  # a still (is_image without reading the header again)
         if indices is None or 0 in set(indices):
             yield 0, read_image(path)
         return
