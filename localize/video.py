@@ -188,6 +188,9 @@ def _open(path: Path):
     try:
         if not container.streams.video:
             raise InputError(path, "contains no video stream")
+        if all(s.disposition & av.stream.Disposition.attached_pic for s in container.streams.video):
+            raise InputError(path, "holds only an embedded cover picture (an audio file with artwork?), "
+                                   "no video to analyse")
         yield container
     finally:
         container.close()

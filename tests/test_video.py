@@ -190,6 +190,24 @@ def test_a_cover_picture_stream_placed_first_is_not_the_video(carphone, tmp_path
     assert V.media_metadata(path)["pix_fmt"] == "yuv420p"
 
 
+def test_an_audio_file_with_cover_art_is_refused_not_analysed_as_a_picture(tmp_path):
+    """An MP3 or M4A with artwork has one video stream, the cover (disposition attached_pic):
+    judging that picture as if it were the recording would be a verdict on the wrong thing."""
+    import imageio_ffmpeg
+
+    from localize.media import astronaut_image
+
+    V.write_image(tmp_path / "cover.png", astronaut_image())
+    for name, codec in (("song.mp3", "libmp3lame"), ("song.m4a", "aac")):
+        path = tmp_path / name
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+                        "sine=duration=1", "-i", str(tmp_path / "cover.png"), "-map", "0", "-map", "1",
+                        "-c:a", codec, "-c:v", "png", "-disposition:v:0", "attached_pic", str(path)], check=True)
+        for read in (V.probe, lambda p: list(V.iter_frames(p))):
+            with pytest.raises(V.InputError, match=rf"{name}: holds only an embedded cover picture"):
+                read(path)
+
+
 def test_media_metadata_says_what_wrote_the_file(carphone, short_gop, tmp_path):
     """Container tags for the analyst: an FFmpeg re-encode names its encoder; photos give EXIF."""
     from PIL import Image
